@@ -1,0 +1,1 @@
+"""The pure core: token format, policy, scopes, value types. Standard library only."""

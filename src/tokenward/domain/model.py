@@ -1,0 +1,132 @@
+"""Value types: users, tokens, principals and events, as the service sees them."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+from tokenward.domain.errors import InvalidInput
+from tokenward.domain.tokens import TokenKind
+
+__all__ = [
+    "Event",
+    "Principal",
+    "TokenRecord",
+    "TokenStatus",
+    "UserRecord",
+    "UserStatus",
+    "check_label",
+    "normalise_username",
+]
+
+LABEL_MAX = 100
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+# Bidirectional overrides can make a label display as something else (CVE-2021-42574).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+class TokenStatus(enum.StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class UserStatus(enum.StrEnum):
+    ACTIVE = "active"
+    DEACTIVATED = "deactivated"
+
+
+@dataclasses.dataclass(frozen=True)
+class UserRecord:
+    id: str
+    username: str
+    password_hash: str
+    is_admin: bool
+    status: UserStatus
+    created_at: datetime
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenRecord:
+    """A stored token: metadata and the digest of its secret, never the secret."""
+
+    id: str
+    kind: TokenKind
+    user_id: str
+    created_by: str
+    label: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime | None
+    digest: str
+    hint: str
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+    revoke_reason: str | None = None
+    last_used_at: datetime | None = None
+    last_used_from: str | None = None
+
+    def status(self, now: datetime) -> TokenStatus:
+        """Derived, never stored: revoked wins over expired."""
+        if self.revoked_at is not None:
+            return TokenStatus.REVOKED
+        if self.expires_at is not None and self.expires_at <= now:
+            return TokenStatus.EXPIRED
+        return TokenStatus.ACTIVE
+
+
+@dataclasses.dataclass(frozen=True)
+class Principal:
+    """Who is calling: a valid token and its (active) owner."""
+
+    token: TokenRecord
+    user: UserRecord
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.token.scopes
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """One entry of the event log: the audit trail and the propagation source."""
+
+    type: str
+    at: datetime
+    actor: str
+    subject: str
+    ip: str | None = None
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
+    seq: int | None = None
+
+
+def check_label(label: str) -> str:
+    """Return ``label`` in NFC if it is 1-100 printable characters; else raise."""
+    label = unicodedata.normalize("NFC", label)
+    if not label.strip():
+        raise InvalidInput("label", "must not be empty")
+    if len(label) > LABEL_MAX:
+        raise InvalidInput("label", f"must be at most {LABEL_MAX} characters")
+    if any(unicodedata.category(c) in ("Cc", "Cs") or c in _BIDI_CONTROLS for c in label):
+        raise InvalidInput("label", "must not contain control characters")
+    return label
+
+
+def normalise_username(raw: str) -> str:
+    """Fold a username to its canonical form, or raise.
+
+    NFKC then case folding, so ``Alice`` and its full-width form are the same account; what
+    remains must be ASCII letters, digits, ``.``, ``_`` or ``-``, so that no two accounts can
+    look alike on screen.
+    """
+    name = unicodedata.normalize("NFKC", raw).casefold()
+    if not _USERNAME.fullmatch(name):
+        raise InvalidInput(
+            "username",
+            "must be 1-64 characters: letters a-z, digits, '.', '_' or '-', starting with a "
+            "letter or digit",
+        )
+    return name

@@ -1,0 +1,134 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tokenward.domain.errors import (
+    Conflict,
+    InsufficientScope,
+    InvalidInput,
+    NotFound,
+    StoreUnavailable,
+)
+from tokenward.http import problems, service_routes, tokens
+from tokenward.http.access_log import AccessLogMiddleware
+from tokenward.http.auth import AuthenticationMiddleware
+from tokenward.http.dependencies import AuthenticationRequired
+from tokenward.runtime import Runtime
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("tokenward.http")
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """The whole HTTP API over ``runtime``'s services."""
+    app = FastAPI(title="tokenward", version="1", docs_url=None, redoc_url=None)
+    app.state.runtime = runtime
+    app.router.routes.extend(service_routes.routes)
+    app.include_router(tokens.router)
+    _install_error_handlers(app)
+    app.add_middleware(AuthenticationMiddleware, verify=runtime.tokens.verify)
+    if runtime.settings.access_log:
+        app.add_middleware(AccessLogMiddleware)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def invalid_input(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, InvalidInput)  # noqa: S101 - registered for this type only
+        return _unprocessable([{"field": exc.field, "message": exc.message}])
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return problems.problem(404, "Not found", "No such resource.", slug="not-found")
+
+    async def conflict(request: Request, exc: Exception) -> Response:
+        return problems.problem(409, "Conflict", str(exc), slug="conflict")
+
+    async def unauthenticated(request: Request, exc: Exception) -> Response:
+        return problems.authentication_required()
+
+    async def scope_missing(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, InsufficientScope)  # noqa: S101 - registered for this type only
+        return problems.insufficient_scope(exc.scope)
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        return problems.problem(
+            503,
+            "Service unavailable",
+            "The token store cannot be reached; try again shortly.",
+            slug="store-unavailable",
+            headers={"Retry-After": "1"},
+        )
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)  # noqa: S101 - registered for this type only
+        return problems.problem(
+            exc.status_code, str(exc.detail), str(exc.detail), headers=dict(exc.headers or {})
+        )
+
+    async def crashed(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problems.problem(500, "Internal server error", "Something went wrong on our side.")
+
+    for kind, handler in (
+        (InvalidInput, invalid_input),
+        (NotFound, not_found),
+        (Conflict, conflict),
+        (AuthenticationRequired, unauthenticated),
+        (InsufficientScope, scope_missing),
+        (StoreUnavailable, unavailable),
+        (HTTPException, http_error),
+        (RequestValidationError, _validation_failed),
+        (Exception, crashed),
+    ):
+        app.add_exception_handler(kind, handler)
+
+
+async def _validation_failed(request: Request, exc: Exception) -> Response:
+    """FastAPI's validation errors as problems that name each field, and never echo input."""
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type only
+    errors: list[dict[str, Any]] = list(exc.errors())
+    if any(e["loc"][:1] == ("body",) for e in errors) and not _is_json(request):
+        return problems.problem(
+            400,
+            "Unsupported content type",
+            "Content-Type must be application/json.",
+            slug="bad-content-type",
+            errors=[{"field": "Content-Type", "message": "must be application/json"}],
+        )
+    if any(e["type"] == "json_invalid" for e in errors):
+        return problems.problem(
+            400,
+            "Malformed JSON",
+            "The request body is not valid JSON.",
+            slug="malformed-json",
+            errors=[{"field": "body", "message": "is not valid JSON"}],
+        )
+    return _unprocessable([_field_error(e) for e in errors])
+
+
+def _is_json(request: Request) -> bool:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _field_error(error: dict[str, Any]) -> dict[str, str]:
+    loc = [str(part) for part in error["loc"] if part not in ("body", "query", "path")]
+    return {"field": ".".join(loc) or "body", "message": str(error["msg"])}
+
+
+def _unprocessable(errors: list[dict[str, str]]) -> Response:
+    fields = ", ".join(e["field"] for e in errors)
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return problems.problem(422, f"Invalid {fields}", detail, slug="invalid-input", errors=errors)

@@ -1,0 +1,112 @@
+"""RFC 9457 problem details and the RFC 6750 answers built on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from tokenward.domain.bearer import challenge
+
+__all__ = [
+    "REALM",
+    "authentication_required",
+    "insufficient_scope",
+    "invalid_request",
+    "invalid_token",
+    "problem",
+]
+
+REALM = "tokenward"
+_NO_STORE = {"Cache-Control": "no-store"}
+_INVALID_TOKEN_DESCRIPTIONS = {
+    "expired": "The access token has expired",
+    "revoked": "The access token has been revoked",
+    "owner deactivated": "The access token belongs to a deactivated account",
+}
+_INVALID_TOKEN = "The access token is not valid"  # noqa: S105 - a message, not a secret
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    slug: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """An ``application/problem+json`` response (RFC 9457 §3)."""
+    body = {
+        "type": f"/problems/{slug}" if slug else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type="application/problem+json",
+        headers=headers,
+    )
+
+
+def authentication_required() -> Response:
+    """401 with a bare challenge (RFC 6750 §3.1: no error code when no credential was sent,
+    or when the credential was not a Bearer one)."""
+    return problem(
+        401,
+        "Authentication required",
+        "Send a token as 'Authorization: Bearer <token>'.",
+        slug="authentication-required",
+        headers={"WWW-Authenticate": challenge(REALM), **_NO_STORE},
+    )
+
+
+def invalid_request(reason: str) -> Response:
+    """400 ``invalid_request`` (RFC 6750 §3.1). ``reason`` never contains presented bytes."""
+    return problem(
+        400,
+        "Invalid request",
+        reason,
+        slug="invalid-request",
+        headers={
+            "WWW-Authenticate": challenge(REALM, "invalid_request", reason),
+            **_NO_STORE,
+        },
+        error="invalid_request",
+    )
+
+
+def invalid_token(reason: str | None) -> Response:
+    """401 ``invalid_token``. Unknown, malformed, expired and revoked tokens get the same status,
+    headers and body shape; only a caller holding a real secret learns why (``reason``), so the
+    answer is no oracle for which token values exist."""
+    description = _INVALID_TOKEN_DESCRIPTIONS.get(reason or "", _INVALID_TOKEN)
+    return problem(
+        401,
+        "Invalid token",
+        description,
+        slug="invalid-token",
+        headers={
+            "WWW-Authenticate": challenge(REALM, "invalid_token", description),
+            **_NO_STORE,
+        },
+        error="invalid_token",
+    )
+
+
+def insufficient_scope(scope: str) -> Response:
+    """403 ``insufficient_scope`` naming the scope needed (RFC 6750 §3.1)."""
+    detail = f"This request needs the scope '{scope}'."
+    return problem(
+        403,
+        "Insufficient scope",
+        detail,
+        slug="insufficient-scope",
+        headers={"WWW-Authenticate": challenge(REALM, "insufficient_scope", detail, scope)},
+        error="insufficient_scope",
+        scope=scope,
+    )

@@ -1,0 +1,92 @@
+"""``/v1/tokens``: the caller's own tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
+from starlette.responses import JSONResponse
+
+from tokenward.domain.model import Principal, TokenStatus
+from tokenward.domain.scopes import TOKENS_READ, TOKENS_WRITE
+from tokenward.http import views
+from tokenward.http.dependencies import requires, runtime
+from tokenward.runtime import Runtime
+from tokenward.service import NewToken
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
+Reader = Annotated[Principal, Depends(requires(TOKENS_READ))]
+Writer = Annotated[Principal, Depends(requires(TOKENS_WRITE))]
+Rt = Annotated[Runtime, Depends(runtime)]
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+class CreateTokenBody(BaseModel):
+    """Body of ``POST /v1/tokens``. Unknown fields are refused, so a typo is not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: StrictStr
+    expires_in_days: StrictInt | None = None
+    expires_at: AwareDatetime | None = None
+    never_expires: StrictBool = False
+    scopes: list[StrictStr] = []
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@router.post("", status_code=201)
+def create_token(body: CreateTokenBody, request: Request, caller: Writer, rt: Rt) -> JSONResponse:
+    """Create a token for the caller. The secret is in this response and nowhere else."""
+    created = rt.tokens.create(
+        caller.user,
+        NewToken(
+            label=body.label,
+            scopes=tuple(body.scopes),
+            expires_in_days=body.expires_in_days,
+            expires_at=body.expires_at,
+            never_expires=body.never_expires,
+        ),
+        actor=caller.token.id,
+        ip=_client(request),
+        granted_by=caller,
+    )
+    return JSONResponse(views.created_view(created), status_code=201, headers=_NO_STORE)
+
+
+@router.get("")
+def list_tokens(
+    caller: Reader,
+    rt: Rt,
+    status: TokenStatus | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """The caller's tokens, newest first."""
+    page = rt.tokens.list(caller.user.id, status=status, cursor=cursor, limit=limit)
+    now = rt.tokens.clock.now()
+    return {
+        "items": [views.token_view(record, now) for record in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.get("/{token_id}")
+def get_token(token_id: str, caller: Reader, rt: Rt) -> dict[str, Any]:
+    """One of the caller's tokens; another user's is 404."""
+    record = rt.tokens.get(caller.user.id, token_id)
+    return views.token_view(record, rt.tokens.clock.now())
+
+
+@router.delete("/{token_id}")
+def revoke_token(token_id: str, request: Request, caller: Writer, rt: Rt) -> dict[str, Any]:
+    """Revoke one of the caller's tokens. Idempotent; permanent."""
+    revocation = rt.tokens.revoke(
+        caller.user.id, token_id, actor=caller.token.id, ip=_client(request)
+    )
+    return views.revocation_view(revocation)

@@ -1,0 +1,91 @@
+"""JSON shapes of the API (API.md), built from domain records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from tokenward.domain.model import Principal, TokenRecord
+from tokenward.domain.policy import Policy
+from tokenward.domain.tokens import TokenKind
+from tokenward.service import CreatedToken, Revocation
+
+__all__ = ["created_view", "policy_view", "revocation_view", "rfc3339", "self_view", "token_view"]
+
+
+_KIND_NAMES = {TokenKind.USER: "user_token", TokenKind.ADMIN: "admin_key"}
+
+
+def rfc3339(moment: datetime) -> str:
+    """RFC 3339 in UTC with milliseconds and a ``Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _time(moment: datetime | None) -> str | None:
+    return None if moment is None else rfc3339(moment)
+
+
+def token_view(record: TokenRecord, now: datetime) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "kind": _KIND_NAMES[record.kind],
+        "label": record.label,
+        "hint": record.hint,
+        "scopes": list(record.scopes),
+        "status": record.status(now).value,
+        "created_at": rfc3339(record.created_at),
+        "expires_at": _time(record.expires_at),
+        "revoked_at": _time(record.revoked_at),
+        "last_used_at": _time(record.last_used_at),
+        "last_used_from": record.last_used_from,
+    }
+
+
+def created_view(created: CreatedToken) -> dict[str, Any]:
+    record = created.record
+    return {
+        "id": record.id,
+        "token": created.secret,
+        "label": record.label,
+        "scopes": list(record.scopes),
+        "created_at": rfc3339(record.created_at),
+        "expires_at": _time(record.expires_at),
+        "hint": record.hint,
+    }
+
+
+def revocation_view(revocation: Revocation) -> dict[str, Any]:
+    return {
+        "id": revocation.record.id,
+        "status": "revoked",
+        "revoked_at": _time(revocation.record.revoked_at),
+        "effective_by": rfc3339(revocation.effective_by),
+    }
+
+
+def self_view(principal: Principal) -> dict[str, Any]:
+    token, user = principal.token, principal.user
+    return {
+        "id": token.id,
+        "kind": _KIND_NAMES[token.kind],
+        "label": token.label,
+        "scopes": list(token.scopes),
+        "user": {"id": user.id, "username": user.username},
+        "created_at": rfc3339(token.created_at),
+        "expires_at": _time(token.expires_at),
+        "last_used_at": _time(token.last_used_at),
+    }
+
+
+def policy_view(policy: Policy, max_staleness_ms: int, scopes: list[str]) -> dict[str, Any]:
+    user, admin = policy.user_token, policy.admin_key
+    return {
+        "user_token": {
+            "default_days": user.default_days,
+            "max_days": user.max_days,
+            "allow_no_expiry": user.allow_no_expiry,
+        },
+        "admin_key": {"default_days": admin.default_days, "max_days": admin.max_days},
+        "max_staleness_ms": max_staleness_ms,
+        "scopes": scopes,
+    }

@@ -1,0 +1,231 @@
+"""Token use cases: create, list, get, revoke, verify."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import hmac
+from datetime import datetime, timedelta
+
+from tokenward.domain import tokens as token_format
+from tokenward.domain.clock import Clock
+from tokenward.domain.errors import InvalidInput, InvalidToken, NotFound
+from tokenward.domain.model import (
+    Event,
+    Principal,
+    TokenRecord,
+    TokenStatus,
+    UserRecord,
+    UserStatus,
+    check_label,
+)
+from tokenward.domain.policy import Policy, resolve_expiry
+from tokenward.domain.scopes import ADMIN_KEY_SCOPES, USER_BUILTIN_SCOPES
+from tokenward.domain.tokens import TokenKind
+from tokenward.store.base import Store, TokenQuery
+
+__all__ = ["CreatedToken", "NewToken", "Revocation", "TokenPage", "TokenService"]
+
+MAX_PAGE = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class NewToken:
+    """What a caller asks for when creating a token."""
+
+    label: str
+    scopes: tuple[str, ...] = ()
+    expires_in_days: int | None = None
+    expires_at: datetime | None = None
+    never_expires: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class CreatedToken:
+    record: TokenRecord
+    secret: str  # shown to the caller once, never stored
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenPage:
+    items: list[TokenRecord]
+    next_cursor: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Revocation:
+    record: TokenRecord
+    effective_by: datetime  # every node refuses the token from this moment on
+
+
+class TokenService:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        policy: Policy,
+        resource_scopes: frozenset[str],
+        max_staleness: timedelta,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.policy = policy
+        self.resource_scopes = resource_scopes
+        self.max_staleness = max_staleness
+
+    def scopes_for(self, kind: TokenKind) -> frozenset[str]:
+        """The scopes a token of ``kind`` may carry."""
+        if kind is TokenKind.ADMIN:
+            return ADMIN_KEY_SCOPES
+        return USER_BUILTIN_SCOPES | self.resource_scopes
+
+    def create(
+        self,
+        owner: UserRecord,
+        request: NewToken,
+        *,
+        actor: str,
+        ip: str | None = None,
+        kind: TokenKind = TokenKind.USER,
+        granted_by: Principal | None = None,
+    ) -> CreatedToken:
+        """Mint a token for ``owner``. When another token asks (``granted_by``), the new token
+        may carry only scopes that the asking token holds, so a token cannot widen itself."""
+        label = check_label(request.label)
+        scopes = self._checked_scopes(kind, request.scopes, granted_by)
+        now = self.clock.now()
+        expires_at = resolve_expiry(
+            self.policy.rule_for(kind),
+            now,
+            expires_in_days=request.expires_in_days,
+            expires_at=request.expires_at,
+            never_expires=request.never_expires,
+        )
+        secret = token_format.generate(kind)
+        record = TokenRecord(
+            id=token_format.new_id("tok"),
+            kind=kind,
+            user_id=owner.id,
+            created_by=actor,
+            label=label,
+            scopes=scopes,
+            created_at=now,
+            expires_at=expires_at,
+            digest=token_format.digest(secret),
+            hint=token_format.hint(secret),
+        )
+        with self.store.transaction() as tx:
+            tx.add_token(record)
+            tx.append_event(Event("token.created", now, actor, record.id, ip, _details(record)))
+        return CreatedToken(record, secret)
+
+    def _checked_scopes(
+        self, kind: TokenKind, requested: tuple[str, ...], granted_by: Principal | None
+    ) -> tuple[str, ...]:
+        allowed = self.scopes_for(kind)
+        for scope in requested:
+            if scope not in allowed:
+                raise InvalidInput("scopes", f"unknown scope {scope!r}; known: {sorted(allowed)}")
+            if granted_by is not None and not granted_by.has_scope(scope):
+                raise InvalidInput(
+                    "scopes", f"cannot grant {scope!r}: the calling token does not hold it"
+                )
+        return tuple(sorted(set(requested)))
+
+    def list(
+        self,
+        owner_id: str,
+        *,
+        status: TokenStatus | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> TokenPage:
+        """The owner's tokens, newest first, ``limit`` at a time."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE}")
+        before = None if cursor is None else _decode_cursor(cursor)
+        query = TokenQuery(owner_id, self.clock.now(), status, before, limit + 1)
+        with self.store.transaction() as tx:
+            found = tx.list_tokens(query)
+        items = found[:limit]
+        more = len(found) > limit
+        return TokenPage(items, _encode_cursor(items[-1]) if more else None)
+
+    def get(self, owner_id: str, token_id: str) -> TokenRecord:
+        """One of the owner's tokens; someone else's is :class:`NotFound`, never forbidden."""
+        with self.store.transaction() as tx:
+            return _owned(tx.token_by_id(token_id), owner_id)
+
+    def revoke(
+        self, owner_id: str, token_id: str, *, actor: str, ip: str | None = None
+    ) -> Revocation:
+        """Revoke one of the owner's tokens. Permanent and idempotent: a second call changes
+        nothing and answers as the first did."""
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            record = _owned(tx.token_by_id(token_id), owner_id)
+            if record.revoked_at is None:
+                tx.revoke_token(record.id, now, actor, "owner")
+                details = {"token_id": record.id, "digests": [record.digest], "reason": "owner"}
+                tx.append_event(Event("token.revoked", now, actor, record.id, ip, details))
+                record = dataclasses.replace(
+                    record, revoked_at=now, revoked_by=actor, revoke_reason="owner"
+                )
+        assert record.revoked_at is not None  # noqa: S101 - set just above or earlier
+        return Revocation(record, record.revoked_at + self.max_staleness)
+
+    def verify(self, presented: str) -> Principal:
+        """The principal behind a presented secret, or :class:`InvalidToken`.
+
+        Format first (no lookup for a typo), then one read by digest, then status; expiry is
+        checked on every call.
+        """
+        if token_format.parse(presented) is None:
+            raise InvalidToken()
+        digest = token_format.digest(presented)
+        found = self.store.principal_by_digest(digest)
+        if found is None or not hmac.compare_digest(found[0].digest, digest):
+            raise InvalidToken()
+        token, user = found
+        status = token.status(self.clock.now())
+        if status is not TokenStatus.ACTIVE:
+            raise InvalidToken(status.value)  # the caller holds the real secret: it may know
+        if user.status is not UserStatus.ACTIVE:
+            raise InvalidToken("owner deactivated")
+        return Principal(token, user)
+
+
+def _owned(record: TokenRecord | None, owner_id: str) -> TokenRecord:
+    if record is None or record.user_id != owner_id:
+        raise NotFound("no such token")
+    return record
+
+
+def _details(record: TokenRecord) -> dict[str, object]:
+    expires = None if record.expires_at is None else record.expires_at.isoformat()
+    return {
+        "token_id": record.id,
+        "kind": record.kind.value,
+        "user_id": record.user_id,
+        "label": record.label,
+        "scopes": list(record.scopes),
+        "expires_at": expires,
+    }
+
+
+def _encode_cursor(record: TokenRecord) -> str:
+    raw = f"{record.created_at.isoformat()}|{record.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, token_id = raw.split("|", 1)
+        when = datetime.fromisoformat(created)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise InvalidInput("cursor", "is not a cursor this server issued") from error
+    if when.tzinfo is None:
+        raise InvalidInput("cursor", "is not a cursor this server issued")
+    return when, token_id

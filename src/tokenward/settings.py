@@ -1,0 +1,98 @@
+"""Configuration from ``TOKENWARD_*`` environment variables, checked once at start-up."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+
+from tokenward.domain.errors import InvalidInput
+from tokenward.domain.policy import LifetimeRule, Policy
+from tokenward.domain.scopes import ADMIN_KEY_SCOPES, USER_BUILTIN_SCOPES, is_valid_scope_name
+
+__all__ = ["Settings", "SettingsError"]
+
+DEFAULT_DATABASE_URL = "sqlite:///./tokenward.db"
+
+
+class SettingsError(ValueError):
+    """A ``TOKENWARD_*`` variable has a value we cannot use; the message names it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    max_staleness: timedelta = timedelta(seconds=1)
+    policy: Policy = dataclasses.field(default_factory=Policy)
+    resource_scopes: frozenset[str] = frozenset({"read", "write"})
+    admin_password: str | None = dataclasses.field(default=None, repr=False)
+    access_log: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        policy = reader.policy()
+        return cls(
+            database_url=env.get("TOKENWARD_DATABASE_URL", DEFAULT_DATABASE_URL),
+            max_staleness=timedelta(
+                milliseconds=reader.integer("TOKENWARD_MAX_STALENESS_MS", 1000, 1, 60_000)
+            ),
+            policy=policy,
+            resource_scopes=reader.scopes("TOKENWARD_SCOPES", "read,write"),
+            admin_password=env.get("TOKENWARD_ADMIN_PASSWORD") or None,
+            access_log=reader.boolean("TOKENWARD_ACCESS_LOG", False),
+        )
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.env.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+        if not low <= value <= high:
+            raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.env.get(name, "").strip().lower()
+        if raw == "":
+            return default
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+    def scopes(self, name: str, default: str) -> frozenset[str]:
+        names = {s.strip() for s in self.env.get(name, default).split(",") if s.strip()}
+        for scope in names:
+            if not is_valid_scope_name(scope):
+                raise SettingsError(f"{name}: {scope!r} is not a valid scope name")
+            if scope in USER_BUILTIN_SCOPES | ADMIN_KEY_SCOPES:
+                raise SettingsError(f"{name}: {scope!r} is a built-in scope")
+        return frozenset(names)
+
+    def policy(self) -> Policy:
+        try:
+            return Policy(
+                user_token=LifetimeRule(
+                    default_days=self.integer("TOKENWARD_USER_TOKEN_DEFAULT_DAYS", 90, 1, 365),
+                    max_days=self.integer("TOKENWARD_USER_TOKEN_MAX_DAYS", 365, 1, 365),
+                    allow_no_expiry=self.boolean("TOKENWARD_ALLOW_NO_EXPIRY", False),
+                ),
+                admin_key=LifetimeRule(
+                    default_days=self.integer("TOKENWARD_ADMIN_KEY_DEFAULT_DAYS", 7, 1, 365),
+                    max_days=self.integer("TOKENWARD_ADMIN_KEY_MAX_DAYS", 365, 1, 365),
+                ),
+            )
+        except InvalidInput as error:
+            raise SettingsError(f"lifetime policy: {error}") from None

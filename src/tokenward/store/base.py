@@ -1,0 +1,67 @@
+"""The storage protocols the service is written against."""
+
+from __future__ import annotations
+
+import dataclasses
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+from tokenward.domain.model import Event, TokenRecord, TokenStatus, UserRecord
+
+__all__ = ["Store", "StoreTransaction", "TokenQuery"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenQuery:
+    """Which tokens to list: a user's, newest first, optionally by status, after a cursor."""
+
+    user_id: str
+    now: datetime
+    status: TokenStatus | None = None
+    before: tuple[datetime, str] | None = None  # (created_at, id) of the last item already seen
+    limit: int = 50
+
+
+class StoreTransaction(Protocol):
+    """Reads and writes inside one transaction; all of it commits or none of it does."""
+
+    def add_user(self, user: UserRecord) -> None:
+        """Insert a user; raise :class:`~tokenward.domain.errors.Conflict` if the name is taken."""
+        ...
+
+    def user_by_id(self, user_id: str) -> UserRecord | None: ...
+
+    def user_by_name(self, username: str) -> UserRecord | None: ...
+
+    def count_users(self) -> int: ...
+
+    def add_token(self, token: TokenRecord) -> None: ...
+
+    def token_by_id(self, token_id: str) -> TokenRecord | None: ...
+
+    def list_tokens(self, query: TokenQuery) -> list[TokenRecord]: ...
+
+    def revoke_token(self, token_id: str, at: datetime, by: str, reason: str) -> None:
+        """Mark a token revoked; a token already revoked keeps its first revocation."""
+        ...
+
+    def append_event(self, event: Event) -> int:
+        """Append to the event log and return the event's ``seq``."""
+        ...
+
+
+class Store(Protocol):
+    """A token store. Writes go through :meth:`transaction`; the verify read does not."""
+
+    def transaction(self) -> AbstractContextManager[StoreTransaction]: ...
+
+    def principal_by_digest(self, digest: str) -> tuple[TokenRecord, UserRecord] | None:
+        """The token with this digest and its owner, in one read: the verify path."""
+        ...
+
+    def events_after(self, seq: int, limit: int = 100) -> list[Event]: ...
+
+    def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+        ...

@@ -1,0 +1,101 @@
+"""An in-memory store with real transaction semantics, for unit tests and ``tokenward.testing``."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from tokenward.domain.errors import Conflict
+from tokenward.domain.model import Event, TokenRecord, UserRecord
+from tokenward.store.base import TokenQuery
+
+__all__ = ["MemoryStore"]
+
+
+@dataclasses.dataclass
+class _State:
+    users: dict[str, UserRecord] = dataclasses.field(default_factory=dict)
+    tokens: dict[str, TokenRecord] = dataclasses.field(default_factory=dict)
+    events: list[Event] = dataclasses.field(default_factory=list)
+
+    def copy(self) -> _State:
+        return _State(dict(self.users), dict(self.tokens), list(self.events))
+
+
+class _MemoryTransaction:
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def add_user(self, user: UserRecord) -> None:
+        if self.user_by_name(user.username) is not None:
+            raise Conflict(f"username {user.username!r} is taken")
+        self.state.users[user.id] = user
+
+    def user_by_id(self, user_id: str) -> UserRecord | None:
+        return self.state.users.get(user_id)
+
+    def user_by_name(self, username: str) -> UserRecord | None:
+        return next((u for u in self.state.users.values() if u.username == username), None)
+
+    def count_users(self) -> int:
+        return len(self.state.users)
+
+    def add_token(self, token: TokenRecord) -> None:
+        if any(t.digest == token.digest for t in self.state.tokens.values()):
+            raise Conflict("digest already stored")
+        self.state.tokens[token.id] = token
+
+    def token_by_id(self, token_id: str) -> TokenRecord | None:
+        return self.state.tokens.get(token_id)
+
+    def list_tokens(self, query: TokenQuery) -> list[TokenRecord]:
+        mine = [
+            t
+            for t in self.state.tokens.values()
+            if t.user_id == query.user_id
+            and (query.status is None or t.status(query.now) is query.status)
+            and (query.before is None or (t.created_at, t.id) < query.before)
+        ]
+        mine.sort(key=lambda t: (t.created_at, t.id), reverse=True)
+        return mine[: query.limit]
+
+    def revoke_token(self, token_id: str, at: datetime, by: str, reason: str) -> None:
+        token = self.state.tokens[token_id]
+        if token.revoked_at is None:
+            self.state.tokens[token_id] = dataclasses.replace(
+                token, revoked_at=at, revoked_by=by, revoke_reason=reason
+            )
+
+    def append_event(self, event: Event) -> int:
+        seq = len(self.state.events) + 1
+        self.state.events.append(dataclasses.replace(event, seq=seq))
+        return seq
+
+
+class MemoryStore:
+    """Everything in a dict; a transaction works on a copy that replaces the state on commit."""
+
+    def __init__(self) -> None:
+        self._state = _State()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[_MemoryTransaction]:
+        with self._lock:
+            tx = _MemoryTransaction(self._state.copy())
+            yield tx
+            self._state = tx.state
+
+    def principal_by_digest(self, digest: str) -> tuple[TokenRecord, UserRecord] | None:
+        state = self._state
+        token = next((t for t in state.tokens.values() if t.digest == digest), None)
+        return None if token is None else (token, state.users[token.user_id])
+
+    def events_after(self, seq: int, limit: int = 100) -> list[Event]:
+        return self._state.events[seq : seq + limit]
+
+    def ping(self) -> None:
+        return None

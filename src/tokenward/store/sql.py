@@ -1,0 +1,229 @@
+"""The SQL store: SQLite by default, PostgreSQL for many nodes. Same code, same migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Connection, Engine, Row
+
+from tokenward.domain.errors import Conflict, StoreUnavailable
+from tokenward.domain.model import (
+    Event,
+    TokenRecord,
+    TokenStatus,
+    UserRecord,
+    UserStatus,
+)
+from tokenward.domain.tokens import TokenKind
+from tokenward.store.base import TokenQuery
+from tokenward.store.tables import events, tokens, users
+
+__all__ = ["SqlStore", "create_engines"]
+
+
+def _normalise_url(url: str) -> str:
+    # One driver for sync, async and LISTEN/NOTIFY: psycopg 3.
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
+
+
+def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
+    @sa_event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa_event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A writer takes the lock up front: a deferred transaction that reads and then writes
+        # can fail with SQLITE_BUSY_SNAPSHOT, which busy_timeout does not retry.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_engines(url: str) -> tuple[Engine, Engine]:
+    """Return (writer, reader) engines for ``url``; the same engine twice where that is fine."""
+    url = _normalise_url(url)
+    if not url.startswith("sqlite"):
+        engine = sa.create_engine(url, pool_pre_ping=True)
+        return engine, engine
+    writer, reader = sa.create_engine(url), sa.create_engine(url)
+    _sqlite_pragmas(writer, immediate=True)
+    _sqlite_pragmas(reader, immediate=False)
+    return writer, reader
+
+
+def _user(row: Any) -> UserRecord:
+    return UserRecord(
+        id=row.id,
+        username=row.username,
+        password_hash=row.password_hash,
+        is_admin=bool(row.is_admin),
+        status=UserStatus(row.status),
+        created_at=row.created_at,
+    )
+
+
+def _token(row: Row[Any]) -> TokenRecord:
+    return TokenRecord(
+        id=row.id,
+        kind=TokenKind(row.kind),
+        user_id=row.user_id,
+        created_by=row.created_by,
+        label=row.label,
+        scopes=tuple(row.scopes),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        digest=row.digest,
+        hint=row.hint,
+        revoked_at=row.revoked_at,
+        revoked_by=row.revoked_by,
+        revoke_reason=row.revoke_reason,
+        last_used_at=row.last_used_at,
+        last_used_from=row.last_used_from,
+    )
+
+
+def _event(row: Row[Any]) -> Event:
+    return Event(
+        seq=row.seq,
+        at=row.at,
+        type=row.type,
+        actor=row.actor,
+        subject=row.subject,
+        ip=row.ip,
+        details=dict(row.details),
+    )
+
+
+def _status_clause(status: TokenStatus, now: Any) -> sa.ColumnElement[bool]:
+    c = tokens.c
+    if status is TokenStatus.REVOKED:
+        return c.revoked_at.is_not(None)
+    if status is TokenStatus.EXPIRED:
+        return sa.and_(c.revoked_at.is_(None), c.expires_at <= now)
+    return sa.and_(c.revoked_at.is_(None), sa.or_(c.expires_at.is_(None), c.expires_at > now))
+
+
+class _SqlTransaction:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add_user(self, user: UserRecord) -> None:
+        if self.user_by_name(user.username) is not None:
+            raise Conflict(f"username {user.username!r} is taken")
+        self.conn.execute(users.insert().values(**_asdict(user)))
+
+    def user_by_id(self, user_id: str) -> UserRecord | None:
+        row = self.conn.execute(users.select().where(users.c.id == user_id)).first()
+        return None if row is None else _user(row)
+
+    def user_by_name(self, username: str) -> UserRecord | None:
+        row = self.conn.execute(users.select().where(users.c.username == username)).first()
+        return None if row is None else _user(row)
+
+    def count_users(self) -> int:
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(users)).scalar_one())
+
+    def add_token(self, token: TokenRecord) -> None:
+        values = _asdict(token)
+        values["scopes"] = list(token.scopes)
+        values["kind"] = token.kind.value
+        self.conn.execute(tokens.insert().values(**values))
+
+    def token_by_id(self, token_id: str) -> TokenRecord | None:
+        row = self.conn.execute(tokens.select().where(tokens.c.id == token_id)).first()
+        return None if row is None else _token(row)
+
+    def list_tokens(self, query: TokenQuery) -> list[TokenRecord]:
+        c = tokens.c
+        stmt = tokens.select().where(c.user_id == query.user_id)
+        if query.status is not None:
+            stmt = stmt.where(_status_clause(query.status, query.now))
+        if query.before is not None:
+            stmt = stmt.where(sa.tuple_(c.created_at, c.id) < sa.tuple_(*query.before))
+        stmt = stmt.order_by(c.created_at.desc(), c.id.desc()).limit(query.limit)
+        return [_token(row) for row in self.conn.execute(stmt)]
+
+    def revoke_token(self, token_id: str, at: Any, by: str, reason: str) -> None:
+        self.conn.execute(
+            tokens.update()
+            .where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
+            .values(revoked_at=at, revoked_by=by, revoke_reason=reason)
+        )
+
+    def append_event(self, event: Event) -> int:
+        values = _asdict(event)
+        del values["seq"]
+        seq = self.conn.execute(events.insert().values(**values).returning(events.c.seq))
+        return int(seq.scalar_one())
+
+
+def _asdict(record: Any) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in record.__dataclass_fields__}
+
+
+class SqlStore:
+    """A :class:`~tokenward.store.base.Store` on SQLAlchemy Core."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.writer, self.reader = create_engines(url)
+        joined = tokens.join(users, tokens.c.user_id == users.c.id)
+        self._principal_query = sa.select(
+            *tokens.c, *(col.label(f"owner_{col.name}") for col in users.c)
+        ).select_from(joined)
+
+    @contextmanager
+    def transaction(self) -> Iterator[_SqlTransaction]:
+        try:
+            with self.writer.begin() as conn:
+                yield _SqlTransaction(conn)
+        except sa.exc.IntegrityError as error:
+            raise Conflict("the change clashes with stored data") from error
+        except sa.exc.OperationalError as error:
+            raise StoreUnavailable(type(error.orig).__name__) from error
+
+    def principal_by_digest(self, digest: str) -> tuple[TokenRecord, UserRecord] | None:
+        try:
+            with self.reader.connect() as conn:
+                row = conn.execute(self._principal_query.where(tokens.c.digest == digest)).first()
+        except sa.exc.OperationalError as error:
+            raise StoreUnavailable(type(error.orig).__name__) from error
+        if row is None:
+            return None
+        user = {col.name: getattr(row, f"owner_{col.name}") for col in users.c}
+        return _token(row), _user(_Row(user))
+
+    def events_after(self, seq: int, limit: int = 100) -> list[Event]:
+        stmt = events.select().where(events.c.seq > seq).order_by(events.c.seq).limit(limit)
+        with self.reader.connect() as conn:
+            return [_event(row) for row in conn.execute(stmt)]
+
+    def ping(self) -> None:
+        try:
+            with self.reader.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.OperationalError as error:
+            raise StoreUnavailable(type(error.orig).__name__) from error
+
+    def dispose(self) -> None:
+        self.writer.dispose()
+        self.reader.dispose()
+
+
+class _Row:
+    """Attribute access over a dict, so the row mappers serve joined rows too."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)

@@ -1,0 +1,93 @@
+"""SQLAlchemy table definitions. The schema itself is created only by the Alembic migrations;
+a test checks that these definitions and the migrations agree."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    TypeDecorator,
+)
+
+__all__ = ["events", "metadata", "tokens", "users"]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: the same on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("is_admin", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(1), nullable=False),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("label", String(100), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("hint", String(16), nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Column("revoked_by", String(64), nullable=True),
+    Column("revoke_reason", String(64), nullable=True),
+    Column("last_used_at", UTCDateTime, nullable=True),
+    Column("last_used_from", String(64), nullable=True),
+    Column("rotated_from", String(32), nullable=True),
+    Column("grace_until", UTCDateTime, nullable=True),
+    Index("ix_tokens_user_created", "user_id", "created_at", "id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("subject", String(64), nullable=False),
+    Column("ip", String(64), nullable=True),
+    Column("details", JSON, nullable=False),
+    Index("ix_events_type", "type"),
+    Index("ix_events_subject", "subject"),
+    sqlite_autoincrement=True,
+)
