@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable
+from urllib.parse import unquote_to_bytes
 
 __all__ = [
     "MAX_AUTHORIZATION_BYTES",
@@ -88,10 +89,10 @@ def _classify(value: bytes) -> Credential:
 
 
 def _has_access_token_param(query_string: bytes) -> bool:
-    if b"access_token" not in query_string:  # cheap test first: the usual case has none
+    if not query_string:  # the usual case, kept cheap
         return False
     return any(
-        part.split(b"=", 1)[0] in (b"access_token", b"access%5Ftoken", b"access%5ftoken")
+        unquote_to_bytes(part.split(b"=", 1)[0].replace(b"+", b" ")) == b"access_token"
         for part in query_string.split(b"&")
     )
 

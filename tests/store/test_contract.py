@@ -1,0 +1,172 @@
+"""One contract for every Store implementation: memory and SQLite (PostgreSQL joins later)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tokenward.domain.errors import Conflict
+from tokenward.domain.model import (
+    Event,
+    TokenRecord,
+    TokenStatus,
+    UserRecord,
+    UserStatus,
+)
+from tokenward.domain.tokens import TokenKind, digest, generate, new_id
+from tokenward.store import MemoryStore, SqlStore, Store, TokenQuery
+from tokenward.store.migrate import upgrade
+
+NOW = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    sql = SqlStore(f"sqlite:///{tmp_path / 'contract.db'}")
+    upgrade(sql.writer)
+    yield sql
+    sql.dispose()
+
+
+def _user(name: str = "alice") -> UserRecord:
+    return UserRecord(new_id("usr"), name, "hash", False, UserStatus.ACTIVE, NOW)
+
+
+def _token(owner: UserRecord, created_at: datetime = NOW, **kw: object) -> TokenRecord:
+    secret = generate(TokenKind.USER)
+    values: dict[str, object] = {
+        "id": new_id("tok"),
+        "kind": TokenKind.USER,
+        "user_id": owner.id,
+        "created_by": "test",
+        "label": "label",
+        "scopes": ("read", "tokens:read"),
+        "created_at": created_at,
+        "expires_at": created_at + timedelta(days=30),
+        "digest": digest(secret),
+        "hint": secret[:8] + "…",
+    }
+    values.update(kw)
+    return TokenRecord(**values)  # type: ignore[arg-type]
+
+
+def _add(store: Store, *records: UserRecord | TokenRecord) -> None:
+    with store.transaction() as tx:
+        for record in records:
+            if isinstance(record, UserRecord):
+                tx.add_user(record)
+            else:
+                tx.add_token(record)
+
+
+def test_users_round_trip_by_id_and_name(store: Store) -> None:
+    alice = _user()
+    _add(store, alice)
+    with store.transaction() as tx:
+        assert tx.user_by_id(alice.id) == alice
+        assert tx.user_by_name("alice") == alice
+        assert tx.user_by_name("bob") is None
+        assert tx.count_users() == 1
+
+
+def test_a_taken_username_is_a_conflict_and_changes_nothing(store: Store) -> None:
+    _add(store, _user())
+    with pytest.raises(Conflict), store.transaction() as tx:
+        tx.add_user(_user())
+    with store.transaction() as tx:
+        assert tx.count_users() == 1
+
+
+def test_a_failed_transaction_leaves_no_partial_write(store: Store) -> None:
+    alice = _user()
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.add_user(alice)
+        tx.append_event(Event("user.created", NOW, "test", alice.id))
+        raise RuntimeError("boom")
+    with store.transaction() as tx:
+        assert tx.user_by_id(alice.id) is None
+    assert store.events_after(0) == []
+
+
+def test_tokens_round_trip_with_aware_times_to_the_microsecond(store: Store) -> None:
+    alice = _user()
+    token = _token(alice)
+    _add(store, alice, token)
+    with store.transaction() as tx:
+        assert tx.token_by_id(token.id) == token
+    found = store.principal_by_digest(token.digest)
+    assert found == (token, alice)
+    assert found[0].created_at.tzinfo is not None
+    assert store.principal_by_digest("f" * 64) is None
+
+
+def test_a_duplicate_digest_is_refused(store: Store) -> None:
+    alice = _user()
+    first = _token(alice)
+    _add(store, alice, first)
+    with pytest.raises(Conflict):
+        _add(store, _token(alice, digest=first.digest))
+
+
+def test_listing_is_newest_first_and_pages_by_cursor(store: Store) -> None:
+    alice, bob = _user(), _user("bob")
+    mine = [_token(alice, NOW + timedelta(minutes=i)) for i in range(5)]
+    _add(store, alice, bob, *mine, _token(bob))
+    with store.transaction() as tx:
+        first = tx.list_tokens(TokenQuery(alice.id, NOW, limit=2))
+        last = first[-1]
+        rest = tx.list_tokens(TokenQuery(alice.id, NOW, before=(last.created_at, last.id)))
+    assert [t.id for t in first + rest] == [t.id for t in reversed(mine)]
+
+
+def test_listing_filters_by_derived_status(store: Store) -> None:
+    alice = _user()
+    active = _token(alice)
+    expired = _token(alice, expires_at=NOW - timedelta(seconds=1))
+    revoked = _token(alice, revoked_at=NOW, revoked_by="test", revoke_reason="owner")
+    forever = _token(alice, expires_at=None)
+    _add(store, alice, active, expired, revoked, forever)
+    with store.transaction() as tx:
+        by_status = {
+            status: {t.id for t in tx.list_tokens(TokenQuery(alice.id, NOW, status))}
+            for status in TokenStatus
+        }
+    assert by_status[TokenStatus.ACTIVE] == {active.id, forever.id}
+    assert by_status[TokenStatus.EXPIRED] == {expired.id}
+    assert by_status[TokenStatus.REVOKED] == {revoked.id}
+
+
+def test_revocation_keeps_the_first_time_and_actor(store: Store) -> None:
+    alice = _user()
+    token = _token(alice)
+    _add(store, alice, token)
+    with store.transaction() as tx:
+        tx.revoke_token(token.id, NOW, "first", "owner")
+        tx.revoke_token(token.id, NOW + timedelta(hours=1), "second", "admin")
+    with store.transaction() as tx:
+        stored = tx.token_by_id(token.id)
+    assert stored is not None
+    assert (stored.revoked_at, stored.revoked_by, stored.revoke_reason) == (NOW, "first", "owner")
+
+
+def test_events_get_increasing_seq_and_read_back_in_order(store: Store) -> None:
+    with store.transaction() as tx:
+        seqs = [
+            tx.append_event(Event(f"t.{i}", NOW, "actor", "subj", "127.0.0.1", {"i": i}))
+            for i in range(5)
+        ]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 5
+    after = store.events_after(seqs[1], limit=2)
+    assert [e.seq for e in after] == seqs[2:4]
+    assert [e.details for e in after] == [{"i": 2}, {"i": 3}]
+    assert after[0].at == NOW and after[0].ip == "127.0.0.1"
+
+
+def test_ping_succeeds_on_a_reachable_store(store: Store) -> None:
+    store.ping()

@@ -1,0 +1,36 @@
+"""The exported names are the intended ones, and the package is typed."""
+
+from pathlib import Path
+
+import tokenward
+import tokenward.domain.tokens
+import tokenward.service
+import tokenward.store
+
+
+def test_top_level_exports() -> None:
+    assert sorted(tokenward.__all__) == ["Runtime", "Settings", "create_app"]
+    for name in tokenward.__all__:
+        assert getattr(tokenward, name) is not None
+
+
+def test_service_and_store_exports() -> None:
+    assert set(tokenward.service.__all__) == {
+        "AccountService",
+        "CreatedToken",
+        "NewToken",
+        "Revocation",
+        "TokenPage",
+        "TokenService",
+    }
+    assert set(tokenward.store.__all__) == {
+        "MemoryStore",
+        "SqlStore",
+        "Store",
+        "StoreTransaction",
+        "TokenQuery",
+    }
+
+
+def test_package_ships_a_py_typed_marker() -> None:
+    assert (Path(tokenward.__file__).parent / "py.typed").exists()

@@ -1,0 +1,63 @@
+"""Configuration from the environment: defaults, overrides, clear errors."""
+
+from datetime import timedelta
+
+import pytest
+
+from tokenward.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
+
+
+def test_defaults_are_the_embedded_setup() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url == DEFAULT_DATABASE_URL == "sqlite:///./tokenward.db"
+    assert settings.max_staleness == timedelta(seconds=1)
+    assert settings.policy.user_token.default_days == 90
+    assert settings.resource_scopes == {"read", "write"}
+    assert settings.admin_password is None
+    assert settings.access_log is False
+
+
+def test_every_variable_overrides_its_default() -> None:
+    settings = Settings.from_env(
+        {
+            "TOKENWARD_DATABASE_URL": "sqlite:////tmp/x.db",
+            "TOKENWARD_MAX_STALENESS_MS": "250",
+            "TOKENWARD_USER_TOKEN_DEFAULT_DAYS": "30",
+            "TOKENWARD_USER_TOKEN_MAX_DAYS": "60",
+            "TOKENWARD_ALLOW_NO_EXPIRY": "yes",
+            "TOKENWARD_ADMIN_KEY_DEFAULT_DAYS": "1",
+            "TOKENWARD_ADMIN_KEY_MAX_DAYS": "30",
+            "TOKENWARD_SCOPES": "projects:read, projects:write",
+            "TOKENWARD_ADMIN_PASSWORD": "from-the-environment",
+            "TOKENWARD_ACCESS_LOG": "1",
+        }
+    )
+    assert settings.database_url == "sqlite:////tmp/x.db"
+    assert settings.max_staleness == timedelta(milliseconds=250)
+    rule = settings.policy.user_token
+    assert (rule.default_days, rule.max_days, rule.allow_no_expiry) == (30, 60, True)
+    assert (settings.policy.admin_key.default_days, settings.policy.admin_key.max_days) == (1, 30)
+    assert settings.resource_scopes == {"projects:read", "projects:write"}
+    assert settings.admin_password == "from-the-environment"
+    assert settings.access_log is True
+    assert "from-the-environment" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"TOKENWARD_MAX_STALENESS_MS": "abc"}, "TOKENWARD_MAX_STALENESS_MS"),
+        ({"TOKENWARD_MAX_STALENESS_MS": "0"}, "TOKENWARD_MAX_STALENESS_MS"),
+        ({"TOKENWARD_USER_TOKEN_MAX_DAYS": "366"}, "TOKENWARD_USER_TOKEN_MAX_DAYS"),
+        (
+            {"TOKENWARD_ADMIN_KEY_DEFAULT_DAYS": "30", "TOKENWARD_ADMIN_KEY_MAX_DAYS": "7"},
+            "default_days",
+        ),
+        ({"TOKENWARD_ALLOW_NO_EXPIRY": "maybe"}, "TOKENWARD_ALLOW_NO_EXPIRY"),
+        ({"TOKENWARD_SCOPES": "Bad Scope"}, "TOKENWARD_SCOPES"),
+        ({"TOKENWARD_SCOPES": "admin"}, "built-in"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env(env)
