@@ -12,7 +12,7 @@ from tokenward.service import CreatedToken, NewToken
 from tokenward.settings import Settings
 from tokenward.store.memory import MemoryStore
 
-__all__ = ["FakeClock", "memory_runtime", "make_token", "make_user"]
+__all__ = ["FakeClock", "make_token", "make_user", "memory_runtime"]
 
 DEFAULT_PASSWORD = "a-long-test-password"  # noqa: S105 - a fixture value, not a secret
 
@@ -42,9 +42,7 @@ def memory_runtime(settings: Settings | None = None, clock: FakeClock | None = N
 
 
 def make_user(runtime: Runtime, username: str = "alice", *, is_admin: bool = False) -> UserRecord:
-    return runtime.accounts.create_user(
-        username, DEFAULT_PASSWORD, is_admin=is_admin, actor="test"
-    )
+    return runtime.accounts.create_user(username, DEFAULT_PASSWORD, is_admin=is_admin, actor="test")
 
 
 def make_token(

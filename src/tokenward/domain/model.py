@@ -10,11 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from tokenward.domain.errors import InvalidInput
+from tokenward.domain.scopes import ADMIN_KEY_SCOPES
 from tokenward.domain.tokens import TokenKind
 
 __all__ = [
     "Event",
     "Principal",
+    "SessionRecord",
     "TokenRecord",
     "TokenStatus",
     "UserRecord",
@@ -81,13 +83,31 @@ class TokenRecord:
 
 @dataclasses.dataclass(frozen=True)
 class Principal:
-    """Who is calling: a valid token and its (active) owner."""
+    """Who is calling: an active user, through a valid token or a live web session."""
 
-    token: TokenRecord
     user: UserRecord
+    token: TokenRecord | None = None
+    session: SessionRecord | None = None
+
+    @property
+    def actor(self) -> str:
+        """What the audit log records as the actor: the token's or the session's id."""
+        credential = self.token or self.session
+        assert credential is not None  # noqa: S101 - a principal always has one
+        return credential.id
+
+    @property
+    def expires_at(self) -> datetime | None:
+        if self.token is not None:
+            return self.token.expires_at
+        return None if self.session is None else self.session.expires_at
 
     def has_scope(self, scope: str) -> bool:
-        return scope in self.token.scopes
+        """Tokens hold what they were granted; a web session acts as its user, with the admin
+        scopes only for an admin."""
+        if self.token is not None:
+            return scope in self.token.scopes
+        return scope not in ADMIN_KEY_SCOPES or self.user.is_admin
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +121,25 @@ class Event:
     ip: str | None = None
     details: dict[str, Any] = dataclasses.field(default_factory=dict)
     seq: int | None = None
+    user_agent: str | None = None
+    outcome: str = "success"  # or "denied", "failed": failed admin actions are audited too
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionRecord:
+    """A web login: the cookie's secret is stored only as its digest, like a token's."""
+
+    id: str
+    user_id: str
+    digest: str
+    created_at: datetime
+    expires_at: datetime
+    ip: str | None = None
+    user_agent: str | None = None
+    revoked_at: datetime | None = None
+
+    def is_live(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at
 
 
 def check_label(label: str) -> str:

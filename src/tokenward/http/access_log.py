@@ -45,6 +45,6 @@ class AccessLogMiddleware:
                 scope["method"],
                 _TOKEN_SHAPE.sub("[redacted]", scope["path"]),
                 status,
-                principal.token.id if principal else "-",
+                principal.actor if principal else "-",
                 (time.perf_counter() - started) * 1000,
             )

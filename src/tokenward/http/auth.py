@@ -77,7 +77,7 @@ class AuthenticationMiddleware:
             await _unavailable()(scope, receive, send)
             return
         scope[PRINCIPAL] = principal
-        expires = principal.token.expires_at
+        expires = principal.expires_at
         value = b"never" if expires is None else rfc3339(expires).encode()
 
         async def send_with_expiry(message: Message) -> None:

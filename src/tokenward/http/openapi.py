@@ -10,8 +10,11 @@ from fastapi.openapi.utils import get_openapi
 
 __all__ = ["install"]
 
-_PROBLEM = {"description": "Problem details (RFC 9457)", "content": {"application/problem+json": {}}}
-_BEARER = [{"bearer": []}]
+_PROBLEM = {
+    "description": "Problem details (RFC 9457)",
+    "content": {"application/problem+json": {}},
+}
+_BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def _json(description: str) -> dict[str, Any]:

@@ -52,7 +52,7 @@ def create_token(body: CreateTokenBody, request: Request, caller: Writer, rt: Rt
             expires_at=body.expires_at,
             never_expires=body.never_expires,
         ),
-        actor=caller.token.id,
+        actor=caller.actor,
         ip=_client(request),
         granted_by=caller,
     )
@@ -87,6 +87,6 @@ def get_token(token_id: str, caller: Reader, rt: Rt) -> dict[str, Any]:
 def revoke_token(token_id: str, request: Request, caller: Writer, rt: Rt) -> dict[str, Any]:
     """Revoke one of the caller's tokens. Idempotent; permanent."""
     revocation = rt.tokens.revoke(
-        caller.user.id, token_id, actor=caller.token.id, ip=_client(request)
+        caller.user.id, token_id, actor=caller.actor, ip=_client(request)
     )
     return views.revocation_view(revocation)

@@ -64,13 +64,27 @@ def revocation_view(revocation: Revocation) -> dict[str, Any]:
 
 
 def self_view(principal: Principal) -> dict[str, Any]:
+    """What ``GET /v1/self`` says of the presented credential."""
     token, user = principal.token, principal.user
+    owner = {"id": user.id, "username": user.username}
+    if token is None:
+        assert principal.session is not None  # noqa: S101 - no token means a session
+        return {
+            "id": principal.session.id,
+            "kind": "session",
+            "label": "web session",
+            "scopes": [],
+            "user": owner,
+            "created_at": rfc3339(principal.session.created_at),
+            "expires_at": rfc3339(principal.session.expires_at),
+            "last_used_at": None,
+        }
     return {
         "id": token.id,
         "kind": _KIND_NAMES[token.kind],
         "label": token.label,
         "scopes": list(token.scopes),
-        "user": {"id": user.id, "username": user.username},
+        "user": owner,
         "created_at": rfc3339(token.created_at),
         "expires_at": _time(token.expires_at),
         "last_used_at": _time(token.last_used_at),

@@ -193,7 +193,7 @@ class TokenService:
             raise InvalidToken(status.value)  # the caller holds the real secret: it may know
         if user.status is not UserStatus.ACTIVE:
             raise InvalidToken("owner deactivated")
-        return Principal(token, user)
+        return Principal(user, token=token)
 
 
 def _owned(record: TokenRecord | None, owner_id: str) -> TokenRecord:

@@ -7,20 +7,40 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
-from tokenward.domain.model import Event, TokenRecord, TokenStatus, UserRecord
+from tokenward.domain.model import (
+    Event,
+    SessionRecord,
+    TokenRecord,
+    TokenStatus,
+    UserRecord,
+    UserStatus,
+)
+from tokenward.domain.tokens import TokenKind
 
-__all__ = ["Store", "StoreTransaction", "TokenQuery"]
+__all__ = ["EventQuery", "Store", "StoreTransaction", "TokenQuery"]
 
 
 @dataclasses.dataclass(frozen=True)
 class TokenQuery:
     """Which tokens to list: a user's, newest first, optionally by status, after a cursor."""
 
-    user_id: str
+    user_id: str | None  # None: every user's (admin listing)
     now: datetime
     status: TokenStatus | None = None
     before: tuple[datetime, str] | None = None  # (created_at, id) of the last item already seen
     limit: int = 50
+    kind: TokenKind | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class EventQuery:
+    """A slice of the event log, oldest first, after ``after``."""
+
+    after: int = 0
+    limit: int = 100
+    type: str | None = None
+    subject: str | None = None
+    actor: str | None = None
 
 
 class StoreTransaction(Protocol):
@@ -50,6 +70,30 @@ class StoreTransaction(Protocol):
         """Append to the event log and return the event's ``seq``."""
         ...
 
+    def set_user_status(self, user_id: str, status: UserStatus) -> None: ...
+
+    def list_users(self, now: datetime) -> list[tuple[UserRecord, int]]:
+        """Every user, by name, with the number of its active tokens."""
+        ...
+
+    def count_active_admins(self) -> int: ...
+
+    def add_session(self, session: SessionRecord) -> None: ...
+
+    def session_by_id(self, session_id: str) -> SessionRecord | None: ...
+
+    def live_sessions_of(self, user_id: str, now: datetime) -> list[SessionRecord]: ...
+
+    def revoke_session(self, session_id: str, at: datetime) -> None: ...
+
+    def load_policy(self) -> dict[str, object] | None:
+        """The stored policy document, or None if none was ever stored."""
+        ...
+
+    def save_policy(self, document: dict[str, object], at: datetime) -> None: ...
+
+    def events(self, query: EventQuery) -> list[Event]: ...
+
 
 class Store(Protocol):
     """A token store. Writes go through :meth:`transaction`; the verify read does not."""
@@ -58,6 +102,10 @@ class Store(Protocol):
 
     def principal_by_digest(self, digest: str) -> tuple[TokenRecord, UserRecord] | None:
         """The token with this digest and its owner, in one read: the verify path."""
+        ...
+
+    def session_by_digest(self, digest: str) -> tuple[SessionRecord, UserRecord] | None:
+        """The session with this cookie digest and its owner, in one read."""
         ...
 
     def events_after(self, seq: int, limit: int = 100) -> list[Event]: ...

@@ -9,8 +9,15 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from tokenward.domain.errors import Conflict
-from tokenward.domain.model import Event, TokenRecord, UserRecord
-from tokenward.store.base import TokenQuery
+from tokenward.domain.model import (
+    Event,
+    SessionRecord,
+    TokenRecord,
+    TokenStatus,
+    UserRecord,
+    UserStatus,
+)
+from tokenward.store.base import EventQuery, TokenQuery
 
 __all__ = ["MemoryStore"]
 
@@ -20,9 +27,17 @@ class _State:
     users: dict[str, UserRecord] = dataclasses.field(default_factory=dict)
     tokens: dict[str, TokenRecord] = dataclasses.field(default_factory=dict)
     events: list[Event] = dataclasses.field(default_factory=list)
+    sessions: dict[str, SessionRecord] = dataclasses.field(default_factory=dict)
+    policy: dict[str, object] | None = None
 
     def copy(self) -> _State:
-        return _State(dict(self.users), dict(self.tokens), list(self.events))
+        return _State(
+            dict(self.users),
+            dict(self.tokens),
+            list(self.events),
+            dict(self.sessions),
+            self.policy,
+        )
 
 
 class _MemoryTransaction:
@@ -55,7 +70,8 @@ class _MemoryTransaction:
         mine = [
             t
             for t in self.state.tokens.values()
-            if t.user_id == query.user_id
+            if query.user_id in (None, t.user_id)
+            and query.kind in (None, t.kind)
             and (query.status is None or t.status(query.now) is query.status)
             and (query.before is None or (t.created_at, t.id) < query.before)
         ]
@@ -73,6 +89,54 @@ class _MemoryTransaction:
         seq = len(self.state.events) + 1
         self.state.events.append(dataclasses.replace(event, seq=seq))
         return seq
+
+    def set_user_status(self, user_id: str, status: UserStatus) -> None:
+        user = self.state.users[user_id]
+        self.state.users[user_id] = dataclasses.replace(user, status=status)
+
+    def list_users(self, now: datetime) -> list[tuple[UserRecord, int]]:
+        def active(user: UserRecord) -> int:
+            return sum(
+                t.user_id == user.id and t.status(now) is TokenStatus.ACTIVE
+                for t in self.state.tokens.values()
+            )
+
+        users = sorted(self.state.users.values(), key=lambda u: u.username)
+        return [(user, active(user)) for user in users]
+
+    def count_active_admins(self) -> int:
+        return sum(u.is_admin and u.status is UserStatus.ACTIVE for u in self.state.users.values())
+
+    def add_session(self, session: SessionRecord) -> None:
+        self.state.sessions[session.id] = session
+
+    def session_by_id(self, session_id: str) -> SessionRecord | None:
+        return self.state.sessions.get(session_id)
+
+    def live_sessions_of(self, user_id: str, now: datetime) -> list[SessionRecord]:
+        return [s for s in self.state.sessions.values() if s.user_id == user_id and s.is_live(now)]
+
+    def revoke_session(self, session_id: str, at: datetime) -> None:
+        session = self.state.sessions[session_id]
+        if session.revoked_at is None:
+            self.state.sessions[session_id] = dataclasses.replace(session, revoked_at=at)
+
+    def load_policy(self) -> dict[str, object] | None:
+        return self.state.policy
+
+    def save_policy(self, document: dict[str, object], at: datetime) -> None:
+        self.state.policy = dict(document)
+
+    def events(self, query: EventQuery) -> list[Event]:
+        found = [
+            e
+            for e in self.state.events
+            if (e.seq or 0) > query.after
+            and query.type in (None, e.type)
+            and query.subject in (None, e.subject)
+            and query.actor in (None, e.actor)
+        ]
+        return found[: query.limit]
 
 
 class MemoryStore:
@@ -93,6 +157,11 @@ class MemoryStore:
         state = self._state
         token = next((t for t in state.tokens.values() if t.digest == digest), None)
         return None if token is None else (token, state.users[token.user_id])
+
+    def session_by_digest(self, digest: str) -> tuple[SessionRecord, UserRecord] | None:
+        state = self._state
+        session = next((s for s in state.sessions.values() if s.digest == digest), None)
+        return None if session is None else (session, state.users[session.user_id])
 
     def events_after(self, seq: int, limit: int = 100) -> list[Event]:
         return self._state.events[seq : seq + limit]

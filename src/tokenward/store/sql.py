@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,14 +14,15 @@ from sqlalchemy.engine import Connection, Engine, Row
 from tokenward.domain.errors import Conflict, StoreUnavailable
 from tokenward.domain.model import (
     Event,
+    SessionRecord,
     TokenRecord,
     TokenStatus,
     UserRecord,
     UserStatus,
 )
 from tokenward.domain.tokens import TokenKind
-from tokenward.store.base import TokenQuery
-from tokenward.store.tables import events, tokens, users
+from tokenward.store.base import EventQuery, TokenQuery
+from tokenward.store.tables import events, policy, sessions, tokens, users
 
 __all__ = ["SqlStore", "create_engines"]
 
@@ -103,6 +105,21 @@ def _event(row: Row[Any]) -> Event:
         subject=row.subject,
         ip=row.ip,
         details=dict(row.details),
+        user_agent=row.user_agent,
+        outcome=row.outcome,
+    )
+
+
+def _session(row: Any) -> SessionRecord:
+    return SessionRecord(
+        id=row.id,
+        user_id=row.user_id,
+        digest=row.digest,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        ip=row.ip,
+        user_agent=row.user_agent,
+        revoked_at=row.revoked_at,
     )
 
 
@@ -147,7 +164,11 @@ class _SqlTransaction:
 
     def list_tokens(self, query: TokenQuery) -> list[TokenRecord]:
         c = tokens.c
-        stmt = tokens.select().where(c.user_id == query.user_id)
+        stmt = tokens.select()
+        if query.user_id is not None:
+            stmt = stmt.where(c.user_id == query.user_id)
+        if query.kind is not None:
+            stmt = stmt.where(c.kind == query.kind.value)
         if query.status is not None:
             stmt = stmt.where(_status_clause(query.status, query.now))
         if query.before is not None:
@@ -168,6 +189,66 @@ class _SqlTransaction:
         seq = self.conn.execute(events.insert().values(**values).returning(events.c.seq))
         return int(seq.scalar_one())
 
+    def set_user_status(self, user_id: str, status: UserStatus) -> None:
+        self.conn.execute(users.update().where(users.c.id == user_id).values(status=status.value))
+
+    def list_users(self, now: Any) -> list[tuple[UserRecord, int]]:
+        active = sa.and_(tokens.c.user_id == users.c.id, _status_clause(TokenStatus.ACTIVE, now))
+        count = sa.select(sa.func.count()).where(active).scalar_subquery()
+        stmt = sa.select(*users.c, count.label("active_tokens")).order_by(users.c.username)
+        return [(_user(row), int(row.active_tokens)) for row in self.conn.execute(stmt)]
+
+    def count_active_admins(self) -> int:
+        stmt = sa.select(sa.func.count()).where(
+            users.c.is_admin.is_(True), users.c.status == UserStatus.ACTIVE.value
+        )
+        return int(self.conn.execute(stmt).scalar_one())
+
+    def add_session(self, session: SessionRecord) -> None:
+        self.conn.execute(sessions.insert().values(**_asdict(session)))
+
+    def session_by_id(self, session_id: str) -> SessionRecord | None:
+        row = self.conn.execute(sessions.select().where(sessions.c.id == session_id)).first()
+        return None if row is None else _session(row)
+
+    def live_sessions_of(self, user_id: str, now: Any) -> list[SessionRecord]:
+        c = sessions.c
+        stmt = sessions.select().where(
+            c.user_id == user_id, c.revoked_at.is_(None), c.expires_at > now
+        )
+        return [_session(row) for row in self.conn.execute(stmt)]
+
+    def revoke_session(self, session_id: str, at: Any) -> None:
+        self.conn.execute(
+            sessions.update()
+            .where(sessions.c.id == session_id, sessions.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+
+    def load_policy(self) -> dict[str, object] | None:
+        row = self.conn.execute(sa.select(policy.c.document).where(policy.c.id == 1)).first()
+        return None if row is None else dict(row.document)
+
+    def save_policy(self, document: dict[str, object], at: Any) -> None:
+        updated = self.conn.execute(
+            policy.update().where(policy.c.id == 1).values(document=document, updated_at=at)
+        )
+        if updated.rowcount == 0:
+            self.conn.execute(policy.insert().values(id=1, document=document, updated_at=at))
+
+    def events(self, query: EventQuery) -> list[Event]:
+        c = events.c
+        stmt = events.select().where(c.seq > query.after)
+        for column, value in (
+            (c.type, query.type),
+            (c.subject, query.subject),
+            (c.actor, query.actor),
+        ):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        stmt = stmt.order_by(c.seq).limit(query.limit)
+        return [_event(row) for row in self.conn.execute(stmt)]
+
 
 def _asdict(record: Any) -> dict[str, Any]:
     return {name: getattr(record, name) for name in record.__dataclass_fields__}
@@ -183,6 +264,9 @@ class SqlStore:
         self._principal_query = sa.select(
             *tokens.c, *(col.label(f"owner_{col.name}") for col in users.c)
         ).select_from(joined)
+        self._session_query = sa.select(
+            *sessions.c, *(col.label(f"owner_{col.name}") for col in users.c)
+        ).select_from(sessions.join(users, sessions.c.user_id == users.c.id))
 
     @contextmanager
     def transaction(self) -> Iterator[_SqlTransaction]:
@@ -195,15 +279,20 @@ class SqlStore:
             raise StoreUnavailable(type(error.orig).__name__) from error
 
     def principal_by_digest(self, digest: str) -> tuple[TokenRecord, UserRecord] | None:
+        row = self._read_one(self._principal_query.where(tokens.c.digest == digest))
+        return None if row is None else (_token(row), _owner(row))
+
+    def session_by_digest(self, digest: str) -> tuple[SessionRecord, UserRecord] | None:
+        row = self._read_one(self._session_query.where(sessions.c.digest == digest))
+        return None if row is None else (_session(row), _owner(row))
+
+    def _read_one(self, stmt: sa.Select[Any]) -> Row[Any] | None:
+        """One row on the read engine; an unreachable database fails closed."""
         try:
             with self.reader.connect() as conn:
-                row = conn.execute(self._principal_query.where(tokens.c.digest == digest)).first()
+                return conn.execute(stmt).first()
         except sa.exc.OperationalError as error:
             raise StoreUnavailable(type(error.orig).__name__) from error
-        if row is None:
-            return None
-        user = {col.name: getattr(row, f"owner_{col.name}") for col in users.c}
-        return _token(row), _user(_Row(user))
 
     def events_after(self, seq: int, limit: int = 100) -> list[Event]:
         stmt = events.select().where(events.c.seq > seq).order_by(events.c.seq).limit(limit)
@@ -222,8 +311,6 @@ class SqlStore:
         self.reader.dispose()
 
 
-class _Row:
-    """Attribute access over a dict, so the row mappers serve joined rows too."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
+def _owner(row: Row[Any]) -> UserRecord:
+    """The owner's columns of a row joined with ``users`` (labelled ``owner_*``)."""
+    return _user(SimpleNamespace(**{c.name: getattr(row, f"owner_{c.name}") for c in users.c}))

@@ -21,7 +21,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
-__all__ = ["events", "metadata", "tokens", "users"]
+__all__ = ["events", "metadata", "policy", "sessions", "tokens", "users"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -87,7 +87,33 @@ events = Table(
     Column("subject", String(64), nullable=False),
     Column("ip", String(64), nullable=True),
     Column("details", JSON, nullable=False),
+    Column("user_agent", String(256), nullable=True),
+    Column("outcome", String(16), nullable=False, server_default="success"),
     Index("ix_events_type", "type"),
     Index("ix_events_subject", "subject"),
+    Index("ix_events_actor", "actor"),
     sqlite_autoincrement=True,
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("ip", String(64), nullable=True),
+    Column("user_agent", String(256), nullable=True),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index("ix_sessions_user", "user_id"),
+)
+
+# One row (id = 1): the organisation's policy as a JSON document, edited by admins.
+policy = Table(
+    "policy",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("document", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
