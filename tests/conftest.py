@@ -29,9 +29,15 @@ def database_url(tmp_path: Path) -> str:
 @pytest.fixture
 def runtime(database_url: str, clock: FakeClock) -> Iterator[Runtime]:
     """Services over a migrated SQLite file in the test's own directory."""
-    settings = Settings(database_url=database_url)
+    # Failure limits are off here (tests send many bad credentials on purpose); the tests of
+    # the limits build their own runtime with them on.
+    settings = Settings(
+        database_url=database_url, failed_auth_per_minute=0, failed_logins_per_minute=0
+    )
     store = SqlStore(database_url)
-    rt = Runtime.build(settings, store=store, clock=clock, passwords=PasswordHasher.fast_for_tests())
+    rt = Runtime.build(
+        settings, store=store, clock=clock, passwords=PasswordHasher.fast_for_tests()
+    )
     rt.migrate()
     yield rt
     store.dispose()

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 from tokenward.domain.clock import Clock, SystemClock
 from tokenward.passwords import PasswordHasher
+from tokenward.ratelimit import FailureLimiter
 from tokenward.service import AccountService, TokenService
+from tokenward.service.audit import AuditService
+from tokenward.service.policies import PolicyService
+from tokenward.service.sessions import SessionService
 from tokenward.settings import Settings
 from tokenward.store import migrate
 from tokenward.store.base import Store
@@ -14,13 +19,21 @@ from tokenward.store.sql import SqlStore
 
 __all__ = ["Runtime"]
 
+_MINUTE = timedelta(minutes=1)
+_UNLIMITED = 1 << 62
+
 
 @dataclasses.dataclass
 class Runtime:
     settings: Settings
     store: Store
+    clock: Clock
     accounts: AccountService
     tokens: TokenService
+    sessions: SessionService
+    policies: PolicyService
+    audit: AuditService
+    failed_auth: FailureLimiter  # per client address, for presented credentials that fail
 
     @classmethod
     def build(
@@ -34,12 +47,23 @@ class Runtime:
         """Services over ``store`` (by default the SQL store at ``settings.database_url``)."""
         store = store or SqlStore(settings.database_url)
         clock = clock or SystemClock()
+        passwords = passwords or PasswordHasher()
+        staleness = settings.max_staleness
+        policies = PolicyService(store, clock, settings.policy)
+        logins = FailureLimiter(clock, settings.failed_logins_per_minute or _UNLIMITED, _MINUTE)
         return cls(
             settings=settings,
             store=store,
-            accounts=AccountService(store, clock, passwords or PasswordHasher()),
-            tokens=TokenService(
-                store, clock, settings.policy, settings.resource_scopes, settings.max_staleness
+            clock=clock,
+            accounts=AccountService(store, clock, passwords, staleness),
+            tokens=TokenService(store, clock, policies, settings.resource_scopes, staleness),
+            sessions=SessionService(
+                store, clock, passwords, settings.session_lifetime, logins, staleness
+            ),
+            policies=policies,
+            audit=AuditService(store, clock),
+            failed_auth=FailureLimiter(
+                clock, settings.failed_auth_per_minute or _UNLIMITED, _MINUTE
             ),
         )
 

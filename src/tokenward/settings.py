@@ -28,6 +28,10 @@ class Settings:
     resource_scopes: frozenset[str] = frozenset({"read", "write"})
     admin_password: str | None = dataclasses.field(default=None, repr=False)
     access_log: bool = False
+    session_lifetime: timedelta = timedelta(hours=12)
+    failed_auth_per_minute: int = 20  # per client address; 0 turns the limit off
+    failed_logins_per_minute: int = 20  # per username; 0 turns the limit off
+    cookie_secure: bool | None = None  # None: Secure unless plain HTTP on a loopback address
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -43,6 +47,16 @@ class Settings:
             resource_scopes=reader.scopes("TOKENWARD_SCOPES", "read,write"),
             admin_password=env.get("TOKENWARD_ADMIN_PASSWORD") or None,
             access_log=reader.boolean("TOKENWARD_ACCESS_LOG", False),
+            session_lifetime=timedelta(
+                hours=reader.integer("TOKENWARD_SESSION_HOURS", 12, 1, 24 * 30)
+            ),
+            failed_auth_per_minute=reader.integer(
+                "TOKENWARD_FAILED_AUTH_PER_MINUTE", 20, 0, 100_000
+            ),
+            failed_logins_per_minute=reader.integer(
+                "TOKENWARD_FAILED_LOGINS_PER_MINUTE", 20, 0, 100_000
+            ),
+            cookie_secure=reader.tristate("TOKENWARD_COOKIE_SECURE"),
         )
 
 
@@ -71,6 +85,12 @@ class _Reader:
         if raw in ("0", "false", "no", "off"):
             return False
         raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+    def tristate(self, name: str) -> bool | None:
+        """``auto`` (or unset) is None; otherwise a boolean."""
+        if self.env.get(name, "").strip().lower() in ("", "auto"):
+            return None
+        return self.boolean(name, False)
 
     def scopes(self, name: str, default: str) -> frozenset[str]:
         names = {s.strip() for s in self.env.get(name, default).split(",") if s.strip()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tokenward.domain.model import UserRecord
+from tokenward.domain.model import Actor, UserRecord
 from tokenward.domain.scopes import TOKENS_READ, TOKENS_WRITE
 from tokenward.passwords import PasswordHasher
 from tokenward.runtime import Runtime
@@ -14,6 +14,7 @@ from tokenward.store.memory import MemoryStore
 
 __all__ = ["FakeClock", "make_token", "make_user", "memory_runtime"]
 
+TEST_ACTOR = Actor("test")
 DEFAULT_PASSWORD = "a-long-test-password"  # noqa: S105 - a fixture value, not a secret
 
 
@@ -42,7 +43,9 @@ def memory_runtime(settings: Settings | None = None, clock: FakeClock | None = N
 
 
 def make_user(runtime: Runtime, username: str = "alice", *, is_admin: bool = False) -> UserRecord:
-    return runtime.accounts.create_user(username, DEFAULT_PASSWORD, is_admin=is_admin, actor="test")
+    return runtime.accounts.create_user(
+        username, DEFAULT_PASSWORD, is_admin=is_admin, by=TEST_ACTOR
+    )
 
 
 def make_token(
@@ -54,4 +57,4 @@ def make_token(
 ) -> CreatedToken:
     """A token for ``owner``; ``lifetime`` takes ``expires_in_days``."""
     request = NewToken(label=label, scopes=scopes, expires_in_days=lifetime.get("expires_in_days"))
-    return runtime.tokens.create(owner, request, actor="test")
+    return runtime.tokens.create(owner, request, by=TEST_ACTOR)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tokenward.domain import tokens
 from tokenward.domain.tokens import TOKEN_LENGTH, TokenKind
 
-_SHAPE = re.compile(r"tw[ua]_[0-9A-Za-z]{49}")
+_SHAPE = re.compile(r"tw[uas]_[0-9A-Za-z]{49}")
 
 
 @pytest.mark.parametrize("kind", list(TokenKind))

@@ -3,12 +3,15 @@
 import pytest
 
 from tokenward.domain.errors import Conflict, InvalidInput
+from tokenward.domain.model import Actor
 from tokenward.runtime import Runtime
 from tokenward.service.accounts import BOOTSTRAP_ADMIN
 
+T = Actor("test")
+
 
 def test_users_get_argon2id_hashes_never_the_password(runtime: Runtime) -> None:
-    user = runtime.accounts.create_user("Alice", "a-long-enough-pass", is_admin=False, actor="t")
+    user = runtime.accounts.create_user("Alice", "a-long-enough-pass", is_admin=False, by=T)
     assert user.username == "alice"
     assert user.password_hash.startswith("$argon2id$")
     assert "a-long-enough-pass" not in user.password_hash
@@ -17,14 +20,14 @@ def test_users_get_argon2id_hashes_never_the_password(runtime: Runtime) -> None:
 
 
 def test_a_name_that_folds_to_an_existing_one_is_a_conflict(runtime: Runtime) -> None:
-    runtime.accounts.create_user("alice", "a-long-enough-pass", is_admin=False, actor="t")
+    runtime.accounts.create_user("alice", "a-long-enough-pass", is_admin=False, by=T)
     with pytest.raises(Conflict):
-        runtime.accounts.create_user("ＡＬＩＣＥ", "a-long-enough-pass", is_admin=False, actor="t")
+        runtime.accounts.create_user("ＡＬＩＣＥ", "a-long-enough-pass", is_admin=False, by=T)
 
 
 def test_short_passwords_are_refused_and_nothing_is_created(runtime: Runtime) -> None:
     with pytest.raises(InvalidInput) as caught:
-        runtime.accounts.create_user("alice", "short", is_admin=False, actor="t")
+        runtime.accounts.create_user("alice", "short", is_admin=False, by=T)
     assert caught.value.field == "password"
     with runtime.store.transaction() as tx:
         assert tx.count_users() == 0

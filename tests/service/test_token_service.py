@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tokenward.domain.errors import Conflict, InvalidInput, InvalidToken, NotFound, StoreUnavailable
-from tokenward.domain.model import TokenStatus
+from tokenward.domain.model import Actor, TokenStatus
 from tokenward.domain.scopes import TOKENS_READ, TOKENS_WRITE
 from tokenward.domain.tokens import TokenKind, generate
 from tokenward.runtime import Runtime
@@ -17,6 +17,8 @@ from tokenward.settings import Settings
 from tokenward.store.sql import SqlStore
 from tokenward.store.tables import users
 from tokenward.testing import FakeClock, make_token, make_user
+
+T = Actor("test")
 
 
 def _events(runtime: Runtime) -> list[tuple[str, str]]:
@@ -47,7 +49,7 @@ def test_create_writes_nothing_when_the_event_cannot_be_written(
 def test_secrets_are_stored_only_as_digests(runtime: Runtime, database_url: str) -> None:
     alice = make_user(runtime)
     secrets = [make_token(runtime, alice).secret for _ in range(3)]
-    runtime.tokens.revoke(alice.id, runtime.tokens.list(alice.id).items[0].id, actor="t")
+    runtime.tokens.revoke(runtime.tokens.list(alice.id).items[0].id, by=T, owner_id=alice.id)
     raw = Path(database_url.removeprefix("sqlite:///")).read_bytes()
     wal = Path(database_url.removeprefix("sqlite:///") + "-wal")
     raw += wal.read_bytes() if wal.exists() else b""
@@ -58,8 +60,8 @@ def test_secrets_are_stored_only_as_digests(runtime: Runtime, database_url: str)
 
 def test_lifetime_defaults_come_from_policy_per_kind(runtime: Runtime, clock: FakeClock) -> None:
     alice = make_user(runtime)
-    user_token = runtime.tokens.create(alice, NewToken(label="u"), actor="t")
-    admin_key = runtime.tokens.create(alice, NewToken(label="a"), actor="t", kind=TokenKind.ADMIN)
+    user_token = runtime.tokens.create(alice, NewToken(label="u"), by=T)
+    admin_key = runtime.tokens.create(alice, NewToken(label="a"), by=T, kind=TokenKind.ADMIN)
     assert user_token.record.expires_at == clock.now() + timedelta(days=90)
     assert admin_key.record.expires_at == clock.now() + timedelta(days=7)
     assert admin_key.secret.startswith("twa_")
@@ -69,7 +71,7 @@ def test_admin_keys_may_carry_only_admin_scopes(runtime: Runtime) -> None:
     alice = make_user(runtime)
     with pytest.raises(InvalidInput, match="unknown scope"):
         runtime.tokens.create(
-            alice, NewToken(label="a", scopes=("read",)), actor="t", kind=TokenKind.ADMIN
+            alice, NewToken(label="a", scopes=("read",)), by=T, kind=TokenKind.ADMIN
         )
 
 
@@ -77,12 +79,10 @@ def test_a_token_cannot_grant_scopes_it_does_not_hold(runtime: Runtime) -> None:
     alice = make_user(runtime)
     caller = runtime.tokens.verify(make_token(runtime, alice).secret)
     with pytest.raises(InvalidInput, match="does not hold") as caught:
-        runtime.tokens.create(
-            alice, NewToken(label="x", scopes=("read",)), actor="t", granted_by=caller
-        )
+        runtime.tokens.create(alice, NewToken(label="x", scopes=("read",)), by=T, granted_by=caller)
     assert caught.value.field == "scopes"
     narrower = runtime.tokens.create(
-        alice, NewToken(label="x", scopes=(TOKENS_READ,)), actor="t", granted_by=caller
+        alice, NewToken(label="x", scopes=(TOKENS_READ,)), by=T, granted_by=caller
     )
     assert narrower.record.scopes == (TOKENS_READ,)
 
@@ -109,7 +109,7 @@ def test_verify_checks_expiry_on_every_use(runtime: Runtime, clock: FakeClock) -
 def test_verify_refuses_a_revoked_token_and_says_so_to_its_holder(runtime: Runtime) -> None:
     alice = make_user(runtime)
     created = make_token(runtime, alice)
-    runtime.tokens.revoke(alice.id, created.record.id, actor="t")
+    runtime.tokens.revoke(created.record.id, by=T, owner_id=alice.id)
     with pytest.raises(InvalidToken) as caught:
         runtime.tokens.verify(created.secret)
     assert caught.value.reason == "revoked"
@@ -153,9 +153,9 @@ def test_malformed_tokens_are_refused_without_a_lookup(
 def test_revoke_is_idempotent_and_writes_one_event(runtime: Runtime, clock: FakeClock) -> None:
     alice = make_user(runtime)
     created = make_token(runtime, alice)
-    first = runtime.tokens.revoke(alice.id, created.record.id, actor="t")
+    first = runtime.tokens.revoke(created.record.id, by=T, owner_id=alice.id)
     clock.advance(minutes=5)
-    second = runtime.tokens.revoke(alice.id, created.record.id, actor="t")
+    second = runtime.tokens.revoke(created.record.id, by=T, owner_id=alice.id)
     assert first == second
     assert first.effective_by == first.record.revoked_at + runtime.settings.max_staleness  # type: ignore[operator]
     assert _events(runtime).count(("token.revoked", created.record.id)) == 1
@@ -167,7 +167,7 @@ def test_another_users_token_is_not_found_and_stays_valid(runtime: Runtime) -> N
     with pytest.raises(NotFound):
         runtime.tokens.get(alice.id, bobs.record.id)
     with pytest.raises(NotFound):
-        runtime.tokens.revoke(alice.id, bobs.record.id, actor="t")
+        runtime.tokens.revoke(bobs.record.id, by=T, owner_id=alice.id)
     runtime.tokens.verify(bobs.secret)
 
 
@@ -177,7 +177,7 @@ def test_list_pages_newest_first_and_filters(runtime: Runtime, clock: FakeClock)
     for _ in range(5):
         ids.append(make_token(runtime, alice).record.id)
         clock.advance(seconds=1)
-    runtime.tokens.revoke(alice.id, ids[0], actor="t")
+    runtime.tokens.revoke(ids[0], by=T, owner_id=alice.id)
     seen, cursor = [], None
     while True:
         page = runtime.tokens.list(alice.id, cursor=cursor, limit=2)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 __all__ = [
     "Conflict",
+    "Forbidden",
     "InsufficientScope",
     "InvalidInput",
     "InvalidToken",
+    "LoginFailed",
     "NotFound",
+    "RateLimited",
     "StoreUnavailable",
     "TokenwardError",
 ]
@@ -52,6 +55,22 @@ class InsufficientScope(TokenwardError):
     def __init__(self, scope: str) -> None:
         super().__init__(scope)
         self.scope = scope
+
+
+class LoginFailed(TokenwardError):
+    """Wrong username or password: one answer for both, so names cannot be probed."""
+
+
+class RateLimited(TokenwardError):
+    """Too many failures from one source; try again after ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class Forbidden(TokenwardError):
+    """Authenticated, but not allowed (not an admin)."""
 
 
 class StoreUnavailable(TokenwardError):

@@ -14,6 +14,7 @@ from tokenward.domain.scopes import ADMIN_KEY_SCOPES
 from tokenward.domain.tokens import TokenKind
 
 __all__ = [
+    "Actor",
     "Event",
     "Principal",
     "SessionRecord",
@@ -108,6 +109,28 @@ class Principal:
         if self.token is not None:
             return scope in self.token.scopes
         return scope not in ADMIN_KEY_SCOPES or self.user.is_admin
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    """Who does a change, and from where: what the audit log records of every event."""
+
+    id: str
+    ip: str | None = None
+    user_agent: str | None = None
+
+    def event(
+        self,
+        type: str,
+        at: datetime,
+        subject: str,
+        details: dict[str, Any] | None = None,
+        outcome: str = "success",
+    ) -> Event:
+        """An event done by this actor, carrying its address and user agent."""
+        return Event(
+            type, at, self.id, subject, self.ip, details or {}, None, self.user_agent, outcome
+        )
 
 
 @dataclasses.dataclass(frozen=True)

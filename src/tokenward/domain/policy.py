@@ -12,7 +12,14 @@ from datetime import datetime, timedelta
 from tokenward.domain.errors import InvalidInput
 from tokenward.domain.tokens import TokenKind
 
-__all__ = ["ABSOLUTE_MAX_DAYS", "LifetimeRule", "Policy", "resolve_expiry"]
+__all__ = [
+    "ABSOLUTE_MAX_DAYS",
+    "LifetimeRule",
+    "Policy",
+    "policy_from_document",
+    "policy_to_document",
+    "resolve_expiry",
+]
 
 ABSOLUTE_MAX_DAYS = 365
 
@@ -38,6 +45,16 @@ class Policy:
 
     user_token: LifetimeRule = LifetimeRule(default_days=90, max_days=365)
     admin_key: LifetimeRule = LifetimeRule(default_days=7, max_days=365)
+    reminder_days: tuple[int, ...] = (30, 7, 1)
+
+    def __post_init__(self) -> None:
+        days = self.reminder_days
+        if any(not 1 <= d <= ABSOLUTE_MAX_DAYS for d in days) or len(set(days)) != len(days):
+            raise InvalidInput(
+                "reminder_days", f"must be distinct whole days between 1 and {ABSOLUTE_MAX_DAYS}"
+            )
+        if self.admin_key.allow_no_expiry:
+            raise InvalidInput("admin_key.allow_no_expiry", "admin keys always expire")
 
     def rule_for(self, kind: TokenKind) -> LifetimeRule:
         return self.admin_key if kind is TokenKind.ADMIN else self.user_token
@@ -91,3 +108,69 @@ def _checked_expires_at(
     if expires_at > limit:
         raise InvalidInput("expires_at", f"exceeds the policy maximum of {max_days} days")
     return expires_at
+
+
+def policy_to_document(policy: Policy) -> dict[str, object]:
+    """The JSON form of a policy, as the API shows it and the store keeps it."""
+    user, admin = policy.user_token, policy.admin_key
+    return {
+        "user_token": {
+            "default_days": user.default_days,
+            "max_days": user.max_days,
+            "allow_no_expiry": user.allow_no_expiry,
+        },
+        "admin_key": {"default_days": admin.default_days, "max_days": admin.max_days},
+        "reminder_days": sorted(policy.reminder_days, reverse=True),
+    }
+
+
+def policy_from_document(document: dict[str, object]) -> Policy:
+    """Build a policy from its JSON form, or raise :class:`InvalidInput` naming the field."""
+    _only(document, {"user_token", "admin_key", "reminder_days"}, "")
+    user = _section(document, "user_token", {"default_days", "max_days", "allow_no_expiry"})
+    admin = _section(document, "admin_key", {"default_days", "max_days"})
+    reminders = document.get("reminder_days")
+    if not isinstance(reminders, list) or not all(_is_int(d) for d in reminders):
+        raise InvalidInput("reminder_days", "must be a list of whole days")
+    return Policy(
+        user_token=_rule("user_token", user),
+        admin_key=_rule("admin_key", admin),
+        reminder_days=tuple(sorted(reminders, reverse=True)),
+    )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _only(document: dict[str, object], allowed: set[str], prefix: str) -> None:
+    for key in document:
+        if key not in allowed:
+            raise InvalidInput(prefix + key, "is not a policy field")
+
+
+def _section(document: dict[str, object], name: str, allowed: set[str]) -> dict[str, object]:
+    section = document.get(name)
+    if not isinstance(section, dict):
+        raise InvalidInput(name, "must be an object")
+    _only(section, allowed, f"{name}.")
+    return section
+
+
+def _rule(name: str, section: dict[str, object]) -> LifetimeRule:
+    values: dict[str, object] = {}
+    for key in ("default_days", "max_days"):
+        if not _is_int(section.get(key)):
+            raise InvalidInput(f"{name}.{key}", "must be a whole number of days")
+        values[key] = section[key]
+    no_expiry = section.get("allow_no_expiry", False)
+    if not isinstance(no_expiry, bool):
+        raise InvalidInput(f"{name}.allow_no_expiry", "must be true or false")
+    try:
+        return LifetimeRule(
+            default_days=int(str(values["default_days"])),
+            max_days=int(str(values["max_days"])),
+            allow_no_expiry=no_expiry,
+        )
+    except InvalidInput as error:
+        raise InvalidInput(f"{name}.{error.field}", error.message) from None

@@ -36,6 +36,7 @@ class TokenKind(enum.StrEnum):
 
     USER = "u"
     ADMIN = "a"
+    SESSION = "s"  # a web session's cookie: never accepted as a bearer token
 
     @property
     def prefix(self) -> str:

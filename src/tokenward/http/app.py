@@ -15,10 +15,12 @@ from tokenward.domain.errors import (
     Conflict,
     InsufficientScope,
     InvalidInput,
+    LoginFailed,
     NotFound,
+    RateLimited,
     StoreUnavailable,
 )
-from tokenward.http import problems, service_routes, tokens
+from tokenward.http import admin, openapi, problems, service_routes, sessions, tokens
 from tokenward.http.access_log import AccessLogMiddleware
 from tokenward.http.auth import AuthenticationMiddleware
 from tokenward.http.dependencies import AuthenticationRequired
@@ -35,8 +37,16 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.router.routes.extend(service_routes.routes)
     app.include_router(tokens.router)
+    app.include_router(sessions.router)
+    app.include_router(admin.router)
+    openapi.install(app)
     _install_error_handlers(app)
-    app.add_middleware(AuthenticationMiddleware, verify=runtime.tokens.verify)
+    app.add_middleware(
+        AuthenticationMiddleware,
+        verify=runtime.tokens.verify,
+        verify_session=runtime.sessions.verify,
+        failures=runtime.failed_auth,
+    )
     if runtime.settings.access_log:
         app.add_middleware(AccessLogMiddleware)
     return app
@@ -59,6 +69,25 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def scope_missing(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, InsufficientScope)  # noqa: S101 - registered for this type only
         return problems.insufficient_scope(exc.scope)
+
+    async def login_failed(request: Request, exc: Exception) -> Response:
+        return problems.problem(
+            401,
+            "Login failed",
+            "Wrong username or password.",
+            slug="login-failed",
+            headers={"WWW-Authenticate": problems.challenge(problems.REALM)},
+        )
+
+    async def too_many(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RateLimited)  # noqa: S101 - registered for this type only
+        return problems.problem(
+            429,
+            "Too many failed attempts",
+            "Wait before trying again.",
+            slug="rate-limited",
+            headers={"Retry-After": str(exc.retry_after)},
+        )
 
     async def unavailable(request: Request, exc: Exception) -> Response:
         return problems.problem(
@@ -86,6 +115,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         (AuthenticationRequired, unauthenticated),
         (InsufficientScope, scope_missing),
         (StoreUnavailable, unavailable),
+        (LoginFailed, login_failed),
+        (RateLimited, too_many),
         (HTTPException, http_error),
         (RequestValidationError, _validation_failed),
         (Exception, crashed),

@@ -2,28 +2,43 @@
 
 Every request passes here. A request that presents no credential goes on as anonymous; one that
 presents any credential gets a principal or an error answer, on anonymous endpoints too
-(RFC 6750; promise P2). Verification runs off the event loop.
+(RFC 6750; promise P2). Verification runs off the event loop. A web session (cookie) counts only
+when no ``Authorization`` header is sent, and its state-changing requests need the CSRF token.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 
 from anyio import to_thread
+from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenward.domain.bearer import Absent, Bearer, Malformed, OtherScheme, read_credential
-from tokenward.domain.errors import InvalidToken, StoreUnavailable
+from tokenward.domain.errors import InvalidToken, RateLimited, StoreUnavailable
 from tokenward.domain.model import Principal
 from tokenward.http import problems
 from tokenward.http.views import rfc3339
+from tokenward.ratelimit import FailureLimiter
+from tokenward.service.sessions import csrf_token_for
 
-__all__ = ["PRINCIPAL", "AuthenticationMiddleware", "principal_of"]
+__all__ = [
+    "PRINCIPAL",
+    "SESSION_COOKIE",
+    "SESSION_SECRET",
+    "AuthenticationMiddleware",
+    "principal_of",
+]
 
 PRINCIPAL = "tokenward.principal"
+SESSION_SECRET = "tokenward.session_secret"  # noqa: S105 - a scope key, not a secret
+SESSION_COOKIE = "tw_session"
 MAX_HEADER_BYTES = 8 * 1024
 MAX_HEADERS_TOTAL = 32 * 1024
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_LOGIN = ("POST", "/v1/session")
 
 
 def principal_of(scope: Scope) -> Principal | None:
@@ -33,62 +48,115 @@ def principal_of(scope: Scope) -> Principal | None:
 
 
 class AuthenticationMiddleware:
-    def __init__(self, app: ASGIApp, verify: Callable[[str], Principal]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        verify: Callable[[str], Principal],
+        verify_session: Callable[[str], Principal],
+        failures: FailureLimiter,
+    ) -> None:
         self.app = app
         self.verify = verify
+        self.verify_session = verify_session
+        self.failures = failures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = scope["headers"]
-        if _oversized(headers):
-            # Refused before any parsing, hashing or lookup.
-            response = problems.problem(
-                431,
-                "Request header fields too large",
-                "A header is too large.",
-                slug="header-too-large",
-            )
+        scope[PRINCIPAL] = None
+        response = await self._authenticate(scope)
+        if response is not None:
             await response(scope, receive, send)
             return
-        credential = read_credential(headers, scope["query_string"])
-        if isinstance(credential, Absent):
-            scope[PRINCIPAL] = None
+        principal = principal_of(scope)
+        if principal is None:
             await self.app(scope, receive, send)
             return
-        if isinstance(credential, Malformed):
-            await problems.invalid_request(credential.reason)(scope, receive, send)
-            return
-        if isinstance(credential, OtherScheme):
-            await problems.authentication_required()(scope, receive, send)
-            return
-        await self._authenticated(credential, scope, receive, send)
-
-    async def _authenticated(
-        self, credential: Bearer, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        try:
-            principal = await to_thread.run_sync(self.verify, credential.token)
-        except InvalidToken as error:
-            await problems.invalid_token(error.reason)(scope, receive, send)
-            return
-        except StoreUnavailable:
-            await _unavailable()(scope, receive, send)
-            return
-        scope[PRINCIPAL] = principal
         expires = principal.expires_at
         value = b"never" if expires is None else rfc3339(expires).encode()
 
         async def send_with_expiry(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [
-                    *message.get("headers", ()),
-                    (b"tokenward-token-expires", value),
-                ]
+                headers = [*message.get("headers", ()), (b"tokenward-token-expires", value)]
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_expiry)
+
+    async def _authenticate(self, scope: Scope) -> Response | None:
+        """Set the principal in ``scope``, or return the answer that ends the request."""
+        headers = scope["headers"]
+        if _oversized(headers):
+            # Refused before any parsing, hashing or lookup.
+            return problems.problem(
+                431,
+                "Request header fields too large",
+                "A header is too large.",
+                slug="header-too-large",
+            )
+        credential = read_credential(headers, scope["query_string"])
+        if isinstance(credential, Malformed):
+            return problems.invalid_request(credential.reason)
+        if isinstance(credential, OtherScheme):
+            return problems.authentication_required()
+        if isinstance(credential, Absent):
+            return await self._session(scope)
+        return await self._bearer(credential, scope)
+
+    async def _bearer(self, credential: Bearer, scope: Scope) -> Response | None:
+        client = _client(scope)
+        try:
+            self.failures.check(client)
+            scope[PRINCIPAL] = await to_thread.run_sync(self.verify, credential.token)
+        except RateLimited as error:
+            return _too_many(error)
+        except InvalidToken as error:
+            self.failures.fail(client)
+            return problems.invalid_token(error.reason)
+        except StoreUnavailable:
+            return _unavailable()
+        return None
+
+    async def _session(self, scope: Scope) -> Response | None:
+        secret = _cookie(scope, SESSION_COOKIE)
+        if secret is None:
+            return None
+        try:
+            principal = await to_thread.run_sync(self.verify_session, secret)
+        except InvalidToken:
+            return None  # a stale cookie is not a presented API credential: anonymous
+        except StoreUnavailable:
+            return _unavailable()
+        if scope["method"] in _UNSAFE and (scope["method"], scope["path"]) != _LOGIN:
+            presented = _header(scope, b"x-csrf-token")
+            if presented is None or not hmac.compare_digest(presented, csrf_token_for(secret)):
+                return problems.problem(
+                    403,
+                    "CSRF token missing or wrong",
+                    "Send the csrf_token of GET /v1/session as the X-CSRF-Token header.",
+                    slug="csrf",
+                )
+        scope[PRINCIPAL] = principal
+        scope[SESSION_SECRET] = secret
+        return None
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return f"ip:{client[0]}" if client else "ip:unknown"
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    raw = _header(scope, b"cookie")
+    return None if raw is None else cookie_parser(raw).get(name)
 
 
 def _oversized(headers: list[tuple[bytes, bytes]]) -> bool:
@@ -99,6 +167,16 @@ def _oversized(headers: list[tuple[bytes, bytes]]) -> bool:
             return True
         total += size
     return total > MAX_HEADERS_TOTAL
+
+
+def _too_many(error: RateLimited) -> Response:
+    return problems.problem(
+        429,
+        "Too many failed attempts",
+        "Too many failed authentications from this address.",
+        slug="rate-limited",
+        headers={"Retry-After": str(error.retry_after)},
+    )
 
 
 def _unavailable() -> Response:

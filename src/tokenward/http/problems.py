@@ -12,6 +12,7 @@ from tokenward.domain.bearer import challenge
 __all__ = [
     "REALM",
     "authentication_required",
+    "challenge",
     "insufficient_scope",
     "invalid_request",
     "invalid_token",

@@ -44,10 +44,10 @@ async def readyz(request: Request) -> Response:
 
 async def policy(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    settings = runtime.settings
-    ms = int(settings.max_staleness.total_seconds() * 1000)
+    current = await to_thread.run_sync(runtime.policies.current)
+    ms = int(runtime.settings.max_staleness.total_seconds() * 1000)
     scopes = sorted(runtime.tokens.scopes_for(TokenKind.USER))
-    return _json(views.policy_view(settings.policy, ms, scopes))
+    return _json(views.policy_view(current, ms, scopes))
 
 
 routes = [

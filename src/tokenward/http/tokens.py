@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
 from starlette.responses import JSONResponse
 
-from tokenward.domain.model import Principal, TokenStatus
+from tokenward.domain.model import Actor, Principal, TokenStatus
 from tokenward.domain.scopes import TOKENS_READ, TOKENS_WRITE
 from tokenward.http import views
-from tokenward.http.dependencies import requires, runtime
+from tokenward.http.dependencies import actor_of, requires, runtime
 from tokenward.runtime import Runtime
 from tokenward.service import NewToken
 
@@ -36,8 +36,8 @@ class CreateTokenBody(BaseModel):
     scopes: list[StrictStr] = []
 
 
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
+def _actor(caller: Principal, request: Request) -> Actor:
+    return actor_of(caller.actor, request)
 
 
 @router.post("", status_code=201)
@@ -52,8 +52,7 @@ def create_token(body: CreateTokenBody, request: Request, caller: Writer, rt: Rt
             expires_at=body.expires_at,
             never_expires=body.never_expires,
         ),
-        actor=caller.actor,
-        ip=_client(request),
+        by=_actor(caller, request),
         granted_by=caller,
     )
     return JSONResponse(views.created_view(created), status_code=201, headers=_NO_STORE)
@@ -86,7 +85,5 @@ def get_token(token_id: str, caller: Reader, rt: Rt) -> dict[str, Any]:
 @router.delete("/{token_id}")
 def revoke_token(token_id: str, request: Request, caller: Writer, rt: Rt) -> dict[str, Any]:
     """Revoke one of the caller's tokens. Idempotent; permanent."""
-    revocation = rt.tokens.revoke(
-        caller.user.id, token_id, actor=caller.actor, ip=_client(request)
-    )
+    revocation = rt.tokens.revoke(token_id, by=_actor(caller, request), owner_id=caller.user.id)
     return views.revocation_view(revocation)

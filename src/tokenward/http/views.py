@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tokenward.domain.model import Principal, TokenRecord
-from tokenward.domain.policy import Policy
+from tokenward.domain.model import Event, Principal, TokenRecord, UserRecord
+from tokenward.domain.policy import Policy, policy_to_document
 from tokenward.domain.tokens import TokenKind
 from tokenward.service import CreatedToken, Revocation
 
@@ -92,14 +92,27 @@ def self_view(principal: Principal) -> dict[str, Any]:
 
 
 def policy_view(policy: Policy, max_staleness_ms: int, scopes: list[str]) -> dict[str, Any]:
-    user, admin = policy.user_token, policy.admin_key
+    return {**policy_to_document(policy), "max_staleness_ms": max_staleness_ms, "scopes": scopes}
+
+
+def user_brief(user: UserRecord) -> dict[str, Any]:
+    return {"id": user.id, "username": user.username, "is_admin": user.is_admin}
+
+
+def kind_named(name: str | None) -> TokenKind | None:
+    """The kind an API name stands for (``user_token``, ``admin_key``)."""
+    return next((kind for kind, named in _KIND_NAMES.items() if named == name), None)
+
+
+def event_view(event: Event) -> dict[str, Any]:
     return {
-        "user_token": {
-            "default_days": user.default_days,
-            "max_days": user.max_days,
-            "allow_no_expiry": user.allow_no_expiry,
-        },
-        "admin_key": {"default_days": admin.default_days, "max_days": admin.max_days},
-        "max_staleness_ms": max_staleness_ms,
-        "scopes": scopes,
+        "seq": event.seq,
+        "at": rfc3339(event.at),
+        "type": event.type,
+        "actor": event.actor,
+        "subject": event.subject,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "outcome": event.outcome,
+        "details": event.details,
     }

@@ -1,30 +1,56 @@
-"""Accounts: create users, bootstrap the first admin."""
+"""Accounts: create users, bootstrap the first admin, deactivate and reactivate."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
+from datetime import datetime, timedelta
 
 from tokenward.domain.clock import Clock
 from tokenward.domain.errors import Conflict, NotFound
-from tokenward.domain.model import Event, UserRecord, UserStatus, normalise_username
+from tokenward.domain.model import (
+    Actor,
+    TokenStatus,
+    UserRecord,
+    UserStatus,
+    normalise_username,
+)
 from tokenward.domain.tokens import new_id
 from tokenward.passwords import PasswordHasher, check_password_rules
-from tokenward.store.base import Store
+from tokenward.service.tokens import revoke_in
+from tokenward.store.base import Store, StoreTransaction, TokenQuery
 
-__all__ = ["BOOTSTRAP_ADMIN", "AccountService"]
+__all__ = [
+    "BOOTSTRAP_ADMIN",
+    "AccountService",
+    "Deactivation",
+    "end_all_sessions_of",
+    "revoke_all_tokens_of",
+]
 
 BOOTSTRAP_ADMIN = "admin"
+SYSTEM = Actor("system:bootstrap")
+_ALL = 1_000_000  # no account holds more tokens than this; the query needs a bound
+
+
+@dataclasses.dataclass(frozen=True)
+class Deactivation:
+    user: UserRecord
+    tokens_revoked: int
+    sessions_ended: int
+    effective_by: datetime
 
 
 class AccountService:
-    def __init__(self, store: Store, clock: Clock, passwords: PasswordHasher) -> None:
+    def __init__(
+        self, store: Store, clock: Clock, passwords: PasswordHasher, max_staleness: timedelta
+    ) -> None:
         self.store = store
         self.clock = clock
         self.passwords = passwords
+        self.max_staleness = max_staleness
 
-    def create_user(
-        self, username: str, password: str, *, is_admin: bool, actor: str, ip: str | None = None
-    ) -> UserRecord:
+    def create_user(self, username: str, password: str, *, is_admin: bool, by: Actor) -> UserRecord:
         """Create an active user; the name is normalised (see :func:`normalise_username`)."""
         name = normalise_username(username)
         check_password_rules(password)
@@ -36,18 +62,10 @@ class AccountService:
             status=UserStatus.ACTIVE,
             created_at=self.clock.now(),
         )
+        details = {"username": name, "is_admin": is_admin}
         with self.store.transaction() as tx:
             tx.add_user(user)
-            tx.append_event(
-                Event(
-                    "user.created",
-                    user.created_at,
-                    actor,
-                    user.id,
-                    ip,
-                    {"username": name, "is_admin": is_admin},
-                )
-            )
+            tx.append_event(by.event("user.created", user.created_at, user.id, details))
         return user
 
     def ensure_admin(self, password: str | None) -> str | None:
@@ -61,7 +79,7 @@ class AccountService:
                 return None
         chosen = password or secrets.token_urlsafe(18)
         try:
-            self.create_user(BOOTSTRAP_ADMIN, chosen, is_admin=True, actor="system:bootstrap")
+            self.create_user(BOOTSTRAP_ADMIN, chosen, is_admin=True, by=SYSTEM)
         except Conflict:  # another worker starting at the same moment won the race
             return None
         return None if password else chosen
@@ -72,3 +90,67 @@ class AccountService:
         if user is None:
             raise NotFound(f"no user named {username!r}")
         return user
+
+    def by_id(self, user_id: str) -> UserRecord:
+        with self.store.transaction() as tx:
+            return _found(tx.user_by_id(user_id))
+
+    def list(self) -> list[tuple[UserRecord, int]]:
+        """Every user, by name, with its number of active tokens."""
+        with self.store.transaction() as tx:
+            return tx.list_users(self.clock.now())
+
+    def deactivate(self, user_id: str, by: Actor) -> Deactivation:
+        """Stop an account at once: every token and session of it is revoked in one transaction,
+        one event per token plus ``user.deactivated``. The last active admin cannot go."""
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            user = _found(tx.user_by_id(user_id))
+            if user.is_admin and user.status is UserStatus.ACTIVE and tx.count_active_admins() <= 1:
+                raise Conflict("the last active admin cannot be deactivated")
+            tx.set_user_status(user.id, UserStatus.DEACTIVATED)
+            revoked = revoke_all_tokens_of(tx, user.id, now, by, "owner deactivated")
+            ended = end_all_sessions_of(tx, user.id, now)
+            details = {
+                "username": user.username,
+                "tokens_revoked": len(revoked),
+                "sessions_ended": len(ended),
+                "token_ids": revoked,
+                "session_ids": ended,
+            }
+            tx.append_event(by.event("user.deactivated", now, user.id, details))
+        user = dataclasses.replace(user, status=UserStatus.DEACTIVATED)
+        return Deactivation(user, len(revoked), len(ended), now + self.max_staleness)
+
+    def reactivate(self, user_id: str, by: Actor) -> UserRecord:
+        """Let the user log in again. Revoked tokens stay revoked."""
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            user = _found(tx.user_by_id(user_id))
+            if user.status is not UserStatus.ACTIVE:
+                tx.set_user_status(user.id, UserStatus.ACTIVE)
+                details = {"username": user.username}
+                tx.append_event(by.event("user.reactivated", now, user.id, details))
+        return dataclasses.replace(user, status=UserStatus.ACTIVE)
+
+
+def revoke_all_tokens_of(
+    tx: StoreTransaction, user_id: str, now: datetime, by: Actor, reason: str
+) -> list[str]:
+    """Revoke every active token of a user inside ``tx``; returns their ids."""
+    active = tx.list_tokens(TokenQuery(user_id, now, TokenStatus.ACTIVE, limit=_ALL))
+    return [revoke_in(tx, token, now, by, reason).id for token in active]
+
+
+def end_all_sessions_of(tx: StoreTransaction, user_id: str, now: datetime) -> list[str]:
+    """End every live session of a user inside ``tx``; returns their ids."""
+    live = tx.live_sessions_of(user_id, now)
+    for session in live:
+        tx.revoke_session(session.id, now)
+    return [session.id for session in live]
+
+
+def _found(user: UserRecord | None) -> UserRecord:
+    if user is None:
+        raise NotFound("no such user")
+    return user

@@ -12,7 +12,7 @@ from tokenward.domain import tokens as token_format
 from tokenward.domain.clock import Clock
 from tokenward.domain.errors import InvalidInput, InvalidToken, NotFound
 from tokenward.domain.model import (
-    Event,
+    Actor,
     Principal,
     TokenRecord,
     TokenStatus,
@@ -20,10 +20,11 @@ from tokenward.domain.model import (
     UserStatus,
     check_label,
 )
-from tokenward.domain.policy import Policy, resolve_expiry
+from tokenward.domain.policy import resolve_expiry
 from tokenward.domain.scopes import ADMIN_KEY_SCOPES, USER_BUILTIN_SCOPES
 from tokenward.domain.tokens import TokenKind
-from tokenward.store.base import Store, TokenQuery
+from tokenward.service.policies import PolicyService
+from tokenward.store.base import Store, StoreTransaction, TokenQuery
 
 __all__ = ["CreatedToken", "NewToken", "Revocation", "TokenPage", "TokenService"]
 
@@ -64,13 +65,13 @@ class TokenService:
         self,
         store: Store,
         clock: Clock,
-        policy: Policy,
+        policies: PolicyService,
         resource_scopes: frozenset[str],
         max_staleness: timedelta,
     ) -> None:
         self.store = store
         self.clock = clock
-        self.policy = policy
+        self.policies = policies
         self.resource_scopes = resource_scopes
         self.max_staleness = max_staleness
 
@@ -85,18 +86,17 @@ class TokenService:
         owner: UserRecord,
         request: NewToken,
         *,
-        actor: str,
-        ip: str | None = None,
+        by: Actor,
         kind: TokenKind = TokenKind.USER,
         granted_by: Principal | None = None,
     ) -> CreatedToken:
-        """Mint a token for ``owner``. When another token asks (``granted_by``), the new token
-        may carry only scopes that the asking token holds, so a token cannot widen itself."""
+        """Mint a token for ``owner``. When a token asks (``granted_by``), the new token may carry
+        only scopes that the asking token holds, so a token cannot widen itself."""
         label = check_label(request.label)
         scopes = self._checked_scopes(kind, request.scopes, granted_by)
         now = self.clock.now()
         expires_at = resolve_expiry(
-            self.policy.rule_for(kind),
+            self.policies.current().rule_for(kind),
             now,
             expires_in_days=request.expires_in_days,
             expires_at=request.expires_at,
@@ -107,7 +107,7 @@ class TokenService:
             id=token_format.new_id("tok"),
             kind=kind,
             user_id=owner.id,
-            created_by=actor,
+            created_by=by.id,
             label=label,
             scopes=scopes,
             created_at=now,
@@ -117,7 +117,7 @@ class TokenService:
         )
         with self.store.transaction() as tx:
             tx.add_token(record)
-            tx.append_event(Event("token.created", now, actor, record.id, ip, _details(record)))
+            tx.append_event(by.event("token.created", now, record.id, _details(record)))
         return CreatedToken(record, secret)
 
     def _checked_scopes(
@@ -129,50 +129,54 @@ class TokenService:
                 raise InvalidInput("scopes", f"unknown scope {scope!r}; known: {sorted(allowed)}")
             if granted_by is not None and not granted_by.has_scope(scope):
                 raise InvalidInput(
-                    "scopes", f"cannot grant {scope!r}: the calling token does not hold it"
+                    "scopes", f"cannot grant {scope!r}: the calling credential does not hold it"
                 )
         return tuple(sorted(set(requested)))
 
     def list(
         self,
-        owner_id: str,
+        owner_id: str | None,
         *,
         status: TokenStatus | None = None,
+        kind: TokenKind | None = None,
         cursor: str | None = None,
         limit: int = 50,
     ) -> TokenPage:
-        """The owner's tokens, newest first, ``limit`` at a time."""
+        """Tokens newest first, ``limit`` at a time: one owner's, or everyone's for ``None``."""
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE}")
         before = None if cursor is None else _decode_cursor(cursor)
-        query = TokenQuery(owner_id, self.clock.now(), status, before, limit + 1)
+        query = TokenQuery(owner_id, self.clock.now(), status, before, limit + 1, kind)
         with self.store.transaction() as tx:
             found = tx.list_tokens(query)
         items = found[:limit]
         more = len(found) > limit
         return TokenPage(items, _encode_cursor(items[-1]) if more else None)
 
-    def get(self, owner_id: str, token_id: str) -> TokenRecord:
-        """One of the owner's tokens; someone else's is :class:`NotFound`, never forbidden."""
+    def get(self, owner_id: str | None, token_id: str) -> TokenRecord:
+        """A token of ``owner_id`` (any owner's for ``None``); someone else's is
+        :class:`NotFound`, never forbidden, so ids cannot be probed."""
         with self.store.transaction() as tx:
             return _owned(tx.token_by_id(token_id), owner_id)
 
     def revoke(
-        self, owner_id: str, token_id: str, *, actor: str, ip: str | None = None
+        self,
+        token_id: str,
+        *,
+        by: Actor,
+        owner_id: str | None,
+        reason: str = "owner",
+        kind: TokenKind | None = None,
     ) -> Revocation:
-        """Revoke one of the owner's tokens. Permanent and idempotent: a second call changes
-        nothing and answers as the first did."""
+        """Revoke a token of ``owner_id`` (any owner's for ``None``, as an admin does).
+        Permanent and idempotent: a second call changes nothing and answers as the first."""
         now = self.clock.now()
         with self.store.transaction() as tx:
             record = _owned(tx.token_by_id(token_id), owner_id)
-            if record.revoked_at is None:
-                tx.revoke_token(record.id, now, actor, "owner")
-                details = {"token_id": record.id, "digests": [record.digest], "reason": "owner"}
-                tx.append_event(Event("token.revoked", now, actor, record.id, ip, details))
-                record = dataclasses.replace(
-                    record, revoked_at=now, revoked_by=actor, revoke_reason="owner"
-                )
-        assert record.revoked_at is not None  # noqa: S101 - set just above or earlier
+            if kind is not None and record.kind is not kind:
+                raise NotFound("no such token")
+            record = revoke_in(tx, record, now, by, reason)
+        assert record.revoked_at is not None  # noqa: S101 - set by revoke_in or earlier
         return Revocation(record, record.revoked_at + self.max_staleness)
 
     def verify(self, presented: str) -> Principal:
@@ -196,8 +200,25 @@ class TokenService:
         return Principal(user, token=token)
 
 
-def _owned(record: TokenRecord | None, owner_id: str) -> TokenRecord:
-    if record is None or record.user_id != owner_id:
+def revoke_in(
+    tx: StoreTransaction, record: TokenRecord, now: datetime, by: Actor, reason: str
+) -> TokenRecord:
+    """Revoke ``record`` inside ``tx`` with its event; a revoked token is returned unchanged."""
+    if record.revoked_at is not None:
+        return record
+    tx.revoke_token(record.id, now, by.id, reason)
+    details = {
+        "token_id": record.id,
+        "user_id": record.user_id,
+        "digests": [record.digest],
+        "reason": reason,
+    }
+    tx.append_event(by.event("token.revoked", now, record.id, details))
+    return dataclasses.replace(record, revoked_at=now, revoked_by=by.id, revoke_reason=reason)
+
+
+def _owned(record: TokenRecord | None, owner_id: str | None) -> TokenRecord:
+    if record is None or owner_id not in (None, record.user_id):
         raise NotFound("no such token")
     return record
 

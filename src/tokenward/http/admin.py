@@ -1,0 +1,229 @@
+"""``/v1/admin``: users, every token, admin API keys, policy and the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from tokenward.domain.errors import InsufficientScope
+from tokenward.domain.model import Principal, TokenStatus, UserRecord
+from tokenward.domain.policy import policy_to_document
+from tokenward.domain.scopes import ADMIN
+from tokenward.domain.tokens import TokenKind
+from tokenward.http import views
+from tokenward.http.auth import principal_of
+from tokenward.http.dependencies import AuthenticationRequired, actor_of, runtime
+from tokenward.runtime import Runtime
+from tokenward.service import NewToken
+from tokenward.store.base import EventQuery
+
+__all__ = ["router"]
+
+Rt = Annotated[Runtime, Depends(runtime)]
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def admin_caller(request: Request) -> Principal:
+    """An org admin (web session) or an admin key with scope ``admin``; anyone else gets
+    ``403 insufficient_scope``, and the refusal is audited."""
+    principal = principal_of(request.scope)
+    if principal is None:
+        raise AuthenticationRequired()
+    if not (principal.user.is_admin and principal.has_scope(ADMIN)):
+        rt: Runtime = request.app.state.runtime
+        action = f"{request.method} {request.url.path}"
+        rt.audit.denied(
+            actor_of(principal.actor, request),
+            action,
+            request.url.path,
+            "the caller is not an admin with scope 'admin'",
+        )
+        raise InsufficientScope(ADMIN)
+    return principal
+
+
+Admin = Annotated[Principal, Depends(admin_caller)]
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(admin_caller)])
+
+
+class NewUserBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: StrictStr
+    password: StrictStr
+    is_admin: StrictBool = False
+
+
+class NewKeyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: StrictStr
+    expires_in_days: StrictInt | None = None
+    scopes: list[StrictStr] = [ADMIN]
+
+
+def _user_view(user: UserRecord, active_tokens: int | None = None) -> dict[str, Any]:
+    view = {
+        **views.user_brief(user),
+        "status": user.status.value,
+        "created_at": views.rfc3339(user.created_at),
+    }
+    if active_tokens is not None:
+        view["active_tokens"] = active_tokens
+    return view
+
+
+@router.post("/users", status_code=201)
+def create_user(body: NewUserBody, request: Request, caller: Admin, rt: Rt) -> JSONResponse:
+    user = rt.accounts.create_user(
+        body.username,
+        body.password,
+        is_admin=body.is_admin,
+        by=actor_of(caller.actor, request),
+    )
+    return JSONResponse(_user_view(user), status_code=201)
+
+
+@router.get("/users")
+def list_users(rt: Rt) -> dict[str, Any]:
+    return {"items": [_user_view(user, count) for user, count in rt.accounts.list()]}
+
+
+@router.post("/users/{user_id}/deactivate")
+def deactivate(user_id: str, request: Request, caller: Admin, rt: Rt) -> dict[str, Any]:
+    """Every token and session of the account stops; the count says how many tokens."""
+    done = rt.accounts.deactivate(user_id, actor_of(caller.actor, request))
+    return {
+        "id": done.user.id,
+        "status": done.user.status.value,
+        "tokens_revoked": done.tokens_revoked,
+        "sessions_ended": done.sessions_ended,
+        "effective_by": views.rfc3339(done.effective_by),
+    }
+
+
+@router.post("/users/{user_id}/reactivate")
+def reactivate(user_id: str, request: Request, caller: Admin, rt: Rt) -> dict[str, Any]:
+    """Login works again; revoked tokens stay revoked."""
+    return _user_view(rt.accounts.reactivate(user_id, actor_of(caller.actor, request)))
+
+
+@router.get("/tokens")
+def list_tokens(
+    rt: Rt,
+    user: Annotated[str | None, Query(max_length=64)] = None,
+    status: TokenStatus | None = None,
+    kind: Annotated[str | None, Query(pattern="^(user_token|admin_key)$")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    """Every token of the org, newest first; filter by user (id or name), status and kind."""
+    owner = None if user is None else _user_id(rt, user)
+    page = rt.tokens.list(
+        owner, status=status, kind=views.kind_named(kind), cursor=cursor, limit=limit
+    )
+    now = rt.clock.now()
+    return {
+        "items": [views.token_view(t, now) | {"user_id": t.user_id} for t in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.delete("/tokens/{token_id}")
+def revoke_token(token_id: str, request: Request, caller: Admin, rt: Rt) -> dict[str, Any]:
+    done = rt.tokens.revoke(
+        token_id, by=actor_of(caller.actor, request), owner_id=None, reason="admin"
+    )
+    return views.revocation_view(done)
+
+
+@router.post("/keys", status_code=201)
+def create_key(body: NewKeyBody, request: Request, caller: Admin, rt: Rt) -> JSONResponse:
+    """An admin API key (``twa_…``) owned by the calling admin; 7 days unless asked, 365 at
+    most (the policy's numbers)."""
+    created = rt.tokens.create(
+        caller.user,
+        NewToken(label=body.label, scopes=tuple(body.scopes), expires_in_days=body.expires_in_days),
+        by=actor_of(caller.actor, request),
+        kind=TokenKind.ADMIN,
+        granted_by=caller if caller.token else None,
+    )
+    return JSONResponse(views.created_view(created), status_code=201, headers=_NO_STORE)
+
+
+@router.get("/keys")
+def list_keys(
+    rt: Rt,
+    status: TokenStatus | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    page = rt.tokens.list(None, status=status, kind=TokenKind.ADMIN, cursor=cursor, limit=limit)
+    now = rt.clock.now()
+    return {
+        "items": [views.token_view(t, now) | {"user_id": t.user_id} for t in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.delete("/keys/{key_id}")
+def revoke_key(key_id: str, request: Request, caller: Admin, rt: Rt) -> dict[str, Any]:
+    done = rt.tokens.revoke(
+        key_id,
+        by=actor_of(caller.actor, request),
+        owner_id=None,
+        reason="admin",
+        kind=TokenKind.ADMIN,
+    )
+    return views.revocation_view(done)
+
+
+@router.get("/policy")
+def get_policy(rt: Rt) -> dict[str, Any]:
+    return policy_to_document(rt.policies.current())
+
+
+@router.put("/policy")
+def put_policy(document: dict[str, Any], request: Request, caller: Admin, rt: Rt) -> dict[str, Any]:
+    """Replace the policy; every field is validated and a bad one is named (422)."""
+    return policy_to_document(rt.policies.update(document, actor_of(caller.actor, request)))
+
+
+@router.get("/audit")
+def audit(
+    request: Request,
+    rt: Rt,
+    after: Annotated[int, Query(ge=0)] = 0,
+    type: Annotated[str | None, Query(max_length=64)] = None,
+    subject: Annotated[str | None, Query(max_length=64)] = None,
+    actor: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    """The event log, oldest first, paged by ``seq``; ``Accept: application/x-ndjson`` streams
+    every matching event after ``after`` as one JSON object a line."""
+    query = EventQuery(after, limit, type, subject, actor)
+    if "application/x-ndjson" in request.headers.get("accept", ""):
+        return StreamingResponse(_ndjson(rt, query), media_type="application/x-ndjson")
+    events = rt.audit.query(query)
+    next_after = events[-1].seq if len(events) == limit else None
+    return JSONResponse({"items": [views.event_view(e) for e in events], "next_after": next_after})
+
+
+def _ndjson(rt: Runtime, query: EventQuery) -> Iterator[bytes]:
+    after = query.after
+    while True:
+        page = rt.audit.query(EventQuery(after, 500, query.type, query.subject, query.actor))
+        for event in page:
+            yield orjson.dumps(views.event_view(event)) + b"\n"
+        if len(page) < 500:
+            return
+        after = page[-1].seq or after
+
+
+def _user_id(rt: Runtime, user: str) -> str:
+    return user if user.startswith("usr_") else rt.accounts.by_name(user).id

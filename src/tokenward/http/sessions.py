@@ -1,0 +1,143 @@
+"""``/v1/session``: log in and out of the web UI (and scripts that prefer a cookie)."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
+from starlette.responses import JSONResponse, Response
+
+from tokenward.domain.errors import LoginFailed
+from tokenward.domain.model import Principal
+from tokenward.domain.scopes import TOKENS_WRITE
+from tokenward.http import views
+from tokenward.http.auth import SESSION_COOKIE, SESSION_SECRET
+from tokenward.http.dependencies import AuthenticationRequired, actor_of, requires, runtime
+from tokenward.runtime import Runtime
+from tokenward.service.sessions import Login, csrf_token_for
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/session", tags=["session"])
+Rt = Annotated[Runtime, Depends(runtime)]
+Writer = Annotated[Principal, Depends(requires(TOKENS_WRITE))]
+
+
+class LoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: StrictStr
+    password: StrictStr
+
+
+class LogoutAllBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    revoke_tokens: StrictBool = False
+
+
+@router.post("")
+def login(body: LoginBody, request: Request, rt: Rt) -> Response:
+    """Password in, ``HttpOnly; SameSite=Lax`` session cookie out. One answer for an unknown
+    user and a wrong password."""
+    by = actor_of("anonymous", request)
+    if by.ip is not None:
+        rt.failed_auth.check(f"ip:{by.ip}")
+    try:
+        done = rt.sessions.login(body.username, body.password, by)
+    except LoginFailed:
+        if by.ip is not None:
+            rt.failed_auth.fail(f"ip:{by.ip}")
+        raise
+    response = JSONResponse(_session_view(done.session.user_id, done, rt), headers=_NO_STORE)
+    response.set_cookie(
+        SESSION_COOKIE,
+        done.secret,
+        max_age=int(rt.settings.session_lifetime.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request, rt),
+        path="/",
+    )
+    return response
+
+
+@router.get("")
+def current(request: Request, rt: Rt) -> dict[str, Any]:
+    """The current session and its CSRF token."""
+    principal, secret = _session_of(request)
+    assert principal.session is not None  # noqa: S101 - _session_of guarantees it
+    return {
+        "user": views.user_brief(principal.user),
+        "csrf_token": csrf_token_for(secret),
+        "expires_at": views.rfc3339(principal.session.expires_at),
+    }
+
+
+@router.delete("", status_code=204)
+def logout(request: Request, rt: Rt) -> Response:
+    """End this session."""
+    principal, _ = _session_of(request)
+    assert principal.session is not None  # noqa: S101 - _session_of guarantees it
+    rt.sessions.logout(principal.session, actor_of(principal.actor, request))
+    response = Response(status_code=204)
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request, rt)
+    )
+    return response
+
+
+@router.post("/logout-all")
+def logout_all(
+    request: Request,
+    caller: Writer,
+    rt: Rt,
+    body: Annotated[LogoutAllBody | None, Body()] = None,
+) -> dict[str, Any]:
+    """End every session of the caller; with ``revoke_tokens`` revoke all its tokens too."""
+    revoke = body.revoke_tokens if body else False
+    done = rt.sessions.logout_all(
+        caller.user.id, revoke_tokens=revoke, by=actor_of(caller.actor, request)
+    )
+    return {
+        "sessions_ended": done.sessions_ended,
+        "tokens_revoked": done.tokens_revoked,
+        "effective_by": views.rfc3339(done.effective_by),
+    }
+
+
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _session_view(user_id: str, done: Login, rt: Runtime) -> dict[str, Any]:
+    user = rt.accounts.by_id(user_id)
+    return {
+        "user": views.user_brief(user),
+        "csrf_token": done.csrf_token,
+        "expires_at": views.rfc3339(done.session.expires_at),
+    }
+
+
+def _session_of(request: Request) -> tuple[Principal, str]:
+    principal: Principal | None = request.scope.get("tokenward.principal")
+    secret: str | None = request.scope.get(SESSION_SECRET)
+    if principal is None or principal.session is None or secret is None:
+        raise AuthenticationRequired()
+    return principal, secret
+
+
+def _secure(request: Request, rt: Runtime) -> bool:
+    """``Secure`` unless set otherwise, or serving plain HTTP on a loopback address (where a
+    browser would not send a Secure cookie back)."""
+    if rt.settings.cookie_secure is not None:
+        return rt.settings.cookie_secure
+    server = request.scope.get("server")
+    if request.url.scheme != "http" or not server:
+        return True
+    host = str(server[0])
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host != "localhost"

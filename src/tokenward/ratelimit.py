@@ -1,0 +1,56 @@
+"""Failure counting per key (client address, username) over a sliding window.
+
+In-process: each node counts on its own, so N nodes allow up to N times the limit. That is
+enough to make online guessing useless (tokens carry 256 random bits; the limit is for
+passwords) and keeps the success path free of any shared write.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from datetime import timedelta
+
+from tokenward.domain.clock import Clock
+from tokenward.domain.errors import RateLimited
+
+__all__ = ["FailureLimiter"]
+
+_MAX_KEYS = 100_000  # bound memory under a flood of distinct keys
+
+
+class FailureLimiter:
+    """Allows ``limit`` failures per key in any ``window``; then refuses until one ages out."""
+
+    def __init__(self, clock: Clock, limit: int, window: timedelta) -> None:
+        self.clock = clock
+        self.limit = limit
+        self.window = window.total_seconds()
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> None:
+        """Raise :class:`RateLimited` if ``key`` has used up its failures."""
+        now = self.clock.now().timestamp()
+        with self._lock:
+            times = self._recent(key, now)
+            if times is not None and len(times) >= self.limit:
+                raise RateLimited(max(1, math.ceil(times[0] + self.window - now)))
+
+    def fail(self, key: str) -> None:
+        """Record one failure for ``key``."""
+        now = self.clock.now().timestamp()
+        with self._lock:
+            times = self._recent(key, now)
+            if times is None:
+                if len(self._failures) >= _MAX_KEYS:
+                    self._failures.pop(next(iter(self._failures)))
+                times = self._failures[key] = deque()
+            times.append(now)
+
+    def _recent(self, key: str, now: float) -> deque[float] | None:
+        times = self._failures.get(key)
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
