@@ -9,24 +9,32 @@ import sys
 from typing import Any
 
 import click
+import sqlalchemy.exc
 
 from tokenward.domain.errors import InvalidInput, NotFound, StoreUnavailable, TokenwardError
-from tokenward.domain.model import TokenStatus
+from tokenward.domain.model import Actor, TokenStatus
 from tokenward.runtime import Runtime
 from tokenward.service import NewToken
 from tokenward.settings import Settings, SettingsError
 
 __all__ = ["main"]
 
-CLI_ACTOR = "cli"
+CLI_ACTOR = Actor("cli")
 
 
 def _runtime() -> Runtime:
     try:
         runtime = Runtime.build(Settings.from_env())
+        runtime.migrate()
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
-    runtime.migrate()
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError) as error:
+        # A bad TOKENWARD_DATABASE_URL, a missing driver or a database that is down: one line,
+        # no traceback. The URL itself is not echoed, as it may hold a password.
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise click.ClickException(
+            f"cannot use the database of TOKENWARD_DATABASE_URL: {reason}"
+        ) from None
     return runtime
 
 
@@ -84,7 +92,7 @@ def user_create(username: str, admin: bool) -> None:
     """Create a user. The password comes from TOKENWARD_PASSWORD or a prompt."""
     password = os.environ.get("TOKENWARD_PASSWORD") or _prompt_password()
     created = _guard(
-        lambda: _runtime().accounts.create_user(username, password, is_admin=admin, actor=CLI_ACTOR)
+        lambda: _runtime().accounts.create_user(username, password, is_admin=admin, by=CLI_ACTOR)
     )
     click.echo(created.id)
 
@@ -117,7 +125,7 @@ def token_create(
         runtime = _runtime()
         owner = runtime.accounts.by_name(username)
         request = NewToken(label=label, scopes=scopes, expires_in_days=expires_in_days)
-        created = runtime.tokens.create(owner, request, actor=CLI_ACTOR)
+        created = runtime.tokens.create(owner, request, by=CLI_ACTOR)
         click.echo(
             f"created {created.record.id} expiring {_when(created.record.expires_at)}", err=True
         )
@@ -162,11 +170,7 @@ def token_revoke(token_id: str) -> None:
 
     def revoke() -> str:
         runtime = _runtime()
-        with runtime.store.transaction() as tx:
-            record = tx.token_by_id(token_id)
-        if record is None:
-            raise NotFound(f"no token with id {token_id!r}")
-        done = runtime.tokens.revoke(record.user_id, token_id, actor=CLI_ACTOR)
+        done = runtime.tokens.revoke(token_id, by=CLI_ACTOR, owner_id=None, reason="operator")
         return f"revoked {done.record.id}; refused everywhere by {_when(done.effective_by)}"
 
     click.echo(_guard(revoke))
