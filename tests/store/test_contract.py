@@ -170,3 +170,66 @@ def test_events_get_increasing_seq_and_read_back_in_order(store: Store) -> None:
 
 def test_ping_succeeds_on_a_reachable_store(store: Store) -> None:
     store.ping()
+
+
+def test_sessions_round_trip_and_end(store: Store) -> None:
+    from tokenward.domain.model import SessionRecord
+
+    alice = _user()
+    live = SessionRecord(new_id("ses"), alice.id, "a" * 64, NOW, NOW + timedelta(hours=1))
+    old = SessionRecord(new_id("ses"), alice.id, "b" * 64, NOW, NOW - timedelta(seconds=1))
+    _add(store, alice)
+    with store.transaction() as tx:
+        tx.add_session(live)
+        tx.add_session(old)
+    assert store.session_by_digest("a" * 64) == (live, alice)
+    with store.transaction() as tx:
+        assert tx.live_sessions_of(alice.id, NOW) == [live]
+        tx.revoke_session(live.id, NOW)
+        tx.revoke_session(live.id, NOW + timedelta(minutes=1))  # the first end is kept
+        ended = tx.session_by_id(live.id)
+        assert tx.live_sessions_of(alice.id, NOW) == []
+    assert ended is not None and ended.revoked_at == NOW
+
+
+def test_users_list_by_name_with_active_token_counts(store: Store) -> None:
+    bob, alice = _user("bob"), _user("alice")
+    expired = _token(alice, expires_at=NOW - timedelta(days=1))
+    _add(store, bob, alice, _token(alice), _token(alice), expired)
+    with store.transaction() as tx:
+        listed = [(u.username, n) for u, n in tx.list_users(NOW)]
+        tx.set_user_status(bob.id, UserStatus.DEACTIVATED)
+        assert tx.user_by_id(bob.id).status is UserStatus.DEACTIVATED  # type: ignore[union-attr]
+    assert listed == [("alice", 2), ("bob", 0)]
+
+
+def test_active_admins_are_counted(store: Store) -> None:
+    admin = UserRecord(new_id("usr"), "root", "h", True, UserStatus.ACTIVE, NOW)
+    gone = UserRecord(new_id("usr"), "old", "h", True, UserStatus.DEACTIVATED, NOW)
+    _add(store, admin, gone, _user())
+    with store.transaction() as tx:
+        assert tx.count_active_admins() == 1
+
+
+def test_the_policy_document_is_stored_and_replaced(store: Store) -> None:
+    with store.transaction() as tx:
+        assert tx.load_policy() is None
+        tx.save_policy({"a": 1}, NOW)
+        tx.save_policy({"a": 2}, NOW)
+    with store.transaction() as tx:
+        assert tx.load_policy() == {"a": 2}
+
+
+def test_events_filter_by_type_subject_and_actor(store: Store) -> None:
+    from tokenward.store.base import EventQuery
+
+    with store.transaction() as tx:
+        for kind, subject, actor in [("a", "s1", "x"), ("b", "s1", "y"), ("a", "s2", "y")]:
+            tx.append_event(
+                Event(kind, NOW, actor, subject, None, {}, user_agent="ua", outcome="denied")
+            )
+        assert [e.subject for e in tx.events(EventQuery(type="a"))] == ["s1", "s2"]
+        assert [e.type for e in tx.events(EventQuery(subject="s1"))] == ["a", "b"]
+        (only,) = tx.events(EventQuery(actor="y", type="a"))
+        assert (only.user_agent, only.outcome) == ("ua", "denied")
+        assert len(tx.events(EventQuery(after=1))) == 2
