@@ -170,7 +170,10 @@ def token_revoke(token_id: str) -> None:
 
     def revoke() -> str:
         runtime = _runtime()
-        done = runtime.tokens.revoke(token_id, by=CLI_ACTOR, owner_id=None, reason="operator")
+        try:
+            done = runtime.tokens.revoke(token_id, by=CLI_ACTOR, owner_id=None, reason="operator")
+        except NotFound:
+            raise NotFound(f"no token with id {token_id!r}") from None
         return f"revoked {done.record.id}; refused everywhere by {_when(done.effective_by)}"
 
     click.echo(_guard(revoke))

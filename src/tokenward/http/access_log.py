@@ -10,11 +10,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenward.http.auth import principal_of
 
-__all__ = ["AccessLogMiddleware"]
+__all__ = ["AccessLogMiddleware", "redacted"]
 
 log = logging.getLogger("tokenward.access")
 # A secret pasted into a URL path must not reach the log either.
 _TOKEN_SHAPE = re.compile(r"tw[a-z]_[0-9A-Za-z]{20,}")
+
+
+def redacted(path: str) -> str:
+    """``path`` with anything shaped like a tokenward secret replaced."""
+    return _TOKEN_SHAPE.sub("[redacted]", path)
 
 
 class AccessLogMiddleware:
@@ -43,7 +48,7 @@ class AccessLogMiddleware:
             log.info(
                 "%s %s %d %s %.1fms",
                 scope["method"],
-                _TOKEN_SHAPE.sub("[redacted]", scope["path"]),
+                redacted(scope["path"]),
                 status,
                 principal.actor if principal else "-",
                 (time.perf_counter() - started) * 1000,

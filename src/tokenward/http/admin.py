@@ -17,7 +17,7 @@ from tokenward.domain.scopes import ADMIN
 from tokenward.domain.tokens import TokenKind
 from tokenward.http import views
 from tokenward.http.auth import principal_of
-from tokenward.http.dependencies import AuthenticationRequired, actor_of, runtime
+from tokenward.http.dependencies import AuthenticationRequired, actor_of, caller_check, runtime
 from tokenward.runtime import Runtime
 from tokenward.service import NewToken
 from tokenward.store.base import EventQuery
@@ -28,6 +28,7 @@ Rt = Annotated[Runtime, Depends(runtime)]
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
+@caller_check
 def admin_caller(request: Request) -> Principal:
     """An org admin (web session) or an admin key with scope ``admin``; anyone else gets
     ``403 insufficient_scope``, and the refusal is audited."""

@@ -21,9 +21,9 @@ from tokenward.domain.errors import (
     StoreUnavailable,
 )
 from tokenward.http import admin, openapi, problems, service_routes, sessions, tokens
-from tokenward.http.access_log import AccessLogMiddleware
+from tokenward.http.access_log import AccessLogMiddleware, redacted
 from tokenward.http.auth import AuthenticationMiddleware
-from tokenward.http.dependencies import AuthenticationRequired
+from tokenward.http.dependencies import AuthenticationRequired, caller_checks_of
 from tokenward.runtime import Runtime
 
 __all__ = ["create_app"]
@@ -100,12 +100,14 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)  # noqa: S101 - registered for this type only
+        if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI could not read the body
+            return _refusal(request) or _malformed_json()
         return problems.problem(
             exc.status_code, str(exc.detail), str(exc.detail), headers=dict(exc.headers or {})
         )
 
     async def crashed(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method, redacted(request.url.path))
         return problems.problem(500, "Internal server error", "Something went wrong on our side.")
 
     for kind, handler in (
@@ -137,14 +139,34 @@ async def _validation_failed(request: Request, exc: Exception) -> Response:
             errors=[{"field": "Content-Type", "message": "must be application/json"}],
         )
     if any(e["type"] == "json_invalid" for e in errors):
-        return problems.problem(
-            400,
-            "Malformed JSON",
-            "The request body is not valid JSON.",
-            slug="malformed-json",
-            errors=[{"field": "body", "message": "is not valid JSON"}],
-        )
+        return _refusal(request) or _malformed_json()
     return _unprocessable([_field_error(e) for e in errors])
+
+
+def _refusal(request: Request) -> Response | None:
+    """The 401 or 403 that the route's caller checks give, if any.
+
+    FastAPI parses a JSON body before it runs any dependency, so without this a caller with no
+    right to a route would hear about the body before hearing that it may not call (P2).
+    """
+    try:
+        for check in caller_checks_of(request.scope.get("route")):
+            check(request)
+    except AuthenticationRequired:
+        return problems.authentication_required()
+    except InsufficientScope as error:
+        return problems.insufficient_scope(error.scope)
+    return None
+
+
+def _malformed_json() -> Response:
+    return problems.problem(
+        400,
+        "Malformed JSON",
+        "The request body is not valid JSON.",
+        slug="malformed-json",
+        errors=[{"field": "body", "message": "is not valid JSON"}],
+    )
 
 
 def _is_json(request: Request) -> bool:

@@ -11,7 +11,18 @@ from tokenward.domain.model import Actor, Principal
 from tokenward.http.auth import principal_of
 from tokenward.runtime import Runtime
 
-__all__ = ["AuthenticationRequired", "actor_of", "requires", "runtime"]
+__all__ = [
+    "AuthenticationRequired",
+    "CallerCheck",
+    "actor_of",
+    "caller_check",
+    "caller_checks_of",
+    "requires",
+    "runtime",
+]
+
+CallerCheck = Callable[[Request], Principal]
+_CALLER_CHECKS: set[CallerCheck] = set()
 
 
 class AuthenticationRequired(TokenwardError):
@@ -33,9 +44,29 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
-def requires(scope: str) -> Callable[[Request], Principal]:
+def caller_check(check: CallerCheck) -> CallerCheck:
+    """Mark ``check`` as the dependency that decides who may call a route (401 or 403)."""
+    _CALLER_CHECKS.add(check)
+    return check
+
+
+def caller_checks_of(route: object) -> list[CallerCheck]:
+    """The caller checks among the dependencies of ``route`` (its router's included)."""
+    dependant = getattr(route, "dependant", None)
+    pending = list(dependant.dependencies) if dependant is not None else []
+    found = []
+    while pending:
+        dependency = pending.pop(0)
+        if dependency.call in _CALLER_CHECKS:
+            found.append(dependency.call)
+        pending[:0] = dependency.dependencies
+    return found
+
+
+def requires(scope: str) -> CallerCheck:
     """A dependency that yields the caller's principal if its token holds ``scope``."""
 
+    @caller_check
     def dependency(request: Request) -> Principal:
         principal = principal_of(request.scope)
         if principal is None:

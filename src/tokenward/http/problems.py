@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -20,6 +21,9 @@ __all__ = [
 ]
 
 REALM = "tokenward"
+# A secret pasted where a value belongs (a scope, an id) must not come back in an error: error
+# bodies reach logs and proxies more often than successes do (P5).
+_TOKEN_SHAPE = re.compile(rb"tw[a-z]_[0-9A-Za-z]{20,}")
 _NO_STORE = {"Cache-Control": "no-store"}
 _INVALID_TOKEN_DESCRIPTIONS = {
     "expired": "The access token has expired",
@@ -47,7 +51,7 @@ def problem(
         **extra,
     }
     return Response(
-        orjson.dumps(body),
+        _TOKEN_SHAPE.sub(b"[redacted]", orjson.dumps(body)),
         status_code=status,
         media_type="application/problem+json",
         headers=headers,

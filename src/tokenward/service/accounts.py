@@ -54,6 +54,9 @@ class AccountService:
         """Create an active user; the name is normalised (see :func:`normalise_username`)."""
         name = normalise_username(username)
         check_password_rules(password)
+        with self.store.transaction() as tx:  # before the (slow) hash; add_user checks again
+            if tx.user_by_name(name) is not None:
+                raise Conflict(f"username {name!r} is taken")
         user = UserRecord(
             id=new_id("usr"),
             username=name,
