@@ -1,0 +1,43 @@
+"""``tokenward serve`` and ``tokenward migrate``."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from tokenward.cli._common import runtime
+
+__all__ = ["migrate", "serve"]
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+def serve(host: str, port: int, workers: int) -> None:
+    """Migrate the database, create the first admin if there is none, and serve HTTP."""
+    import uvicorn
+
+    built = runtime()
+    generated = built.accounts.ensure_admin(built.settings.admin_password)
+    if generated:
+        # Shown once, on the console only: never through logging.
+        click.echo(f"Created the org admin 'admin' with password: {generated}", err=True)
+        click.echo("Store it now; it will not be shown again.", err=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    uvicorn.run(
+        "tokenward.http.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # uvicorn's would log query strings; ours (TOKENWARD_ACCESS_LOG) won't
+        log_level="info",
+    )
+
+
+@click.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    runtime()
+    click.echo("database is up to date", err=True)
