@@ -21,7 +21,7 @@ from tokenward.domain.model import (
     check_label,
 )
 from tokenward.domain.policy import resolve_expiry
-from tokenward.domain.scopes import ADMIN_KEY_SCOPES, USER_BUILTIN_SCOPES
+from tokenward.domain.scopes import ADMIN_KEY_SCOPES, USER_BUILTIN_SCOPES, is_valid_scope_name
 from tokenward.domain.tokens import TokenKind
 from tokenward.service.policies import PolicyService
 from tokenward.store.base import Store, StoreTransaction, TokenQuery
@@ -126,7 +126,9 @@ class TokenService:
         allowed = self.scopes_for(kind)
         for scope in requested:
             if scope not in allowed:
-                raise InvalidInput("scopes", f"unknown scope {scope!r}; known: {sorted(allowed)}")
+                # Echo the name only if it is a well-formed one: never reflect arbitrary input.
+                named = repr(scope) if is_valid_scope_name(scope) else "(malformed name)"
+                raise InvalidInput("scopes", f"unknown scope {named}; known: {sorted(allowed)}")
             if granted_by is not None and not granted_by.has_scope(scope):
                 raise InvalidInput(
                     "scopes", f"cannot grant {scope!r}: the calling credential does not hold it"
