@@ -105,18 +105,24 @@ class AuthenticationMiddleware:
         return await self._bearer(credential, scope)
 
     async def _bearer(self, credential: Bearer, scope: Scope) -> Response | None:
-        client = _client(scope)
         try:
-            self.failures.check(client)
             scope[PRINCIPAL] = await to_thread.run_sync(self.verify, credential.token)
-        except RateLimited as error:
-            return _too_many(error)
         except InvalidToken as error:
-            self.failures.fail(client)
-            return problems.invalid_token(error.reason)
+            return self._failed(_client(scope), error)
         except StoreUnavailable:
             return _unavailable()
         return None
+
+    def _failed(self, client: str, error: InvalidToken) -> Response:
+        """401, or 429 once the address has failed too often. Counted only on failure, so a
+        valid token is never limited (a token's 256 random bits need no guessing limit; the
+        count is there to slow scanners and to show up in monitoring)."""
+        try:
+            self.failures.check(client)
+        except RateLimited as limited:
+            return _too_many(limited)
+        self.failures.fail(client)
+        return problems.invalid_token(error.reason)
 
     async def _session(self, scope: Scope) -> Response | None:
         secret = _cookie(scope, SESSION_COOKIE)
