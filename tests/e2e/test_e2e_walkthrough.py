@@ -14,9 +14,13 @@ import pytest
 from server import ADMIN_PASSWORD, TOKENWARD, Server, clean_env, run_script
 
 README = Path(__file__).parents[2] / "README.md"
-BLOCK = re.compile(
-    r"<!-- walkthrough:start -->\s*```sh\n(?P<script>.*?)```\s*<!-- walkthrough:end -->", re.S
-)
+
+
+def _block(name: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"<!-- {name}:start -->\s*```sh\n(?P<script>.*?)```\s*<!-- {name}:end -->", re.S
+    )
+
 
 pytestmark = pytest.mark.slow
 
@@ -52,10 +56,10 @@ def split_answers(output: str) -> list[Answer]:
     return answers
 
 
-def walkthrough(port: int) -> str:
-    """The README's shell block, aimed at ``port`` instead of 8080."""
-    found = BLOCK.search(README.read_text("utf-8"))
-    assert found, "README.md has no walkthrough block between the markers"
+def walkthrough(port: int, name: str = "walkthrough") -> str:
+    """The README's shell block ``name``, aimed at ``port`` instead of 8080."""
+    found = _block(name).search(README.read_text("utf-8"))
+    assert found, f"README.md has no {name} block between the markers"
     script = found["script"]
     assert "127.0.0.1:8080" in script
     script = script.replace("127.0.0.1:8080", f"127.0.0.1:{port}")
@@ -98,3 +102,38 @@ def test_readme_walkthrough_runs_as_written_and_shows_use_revoke_and_401(
     server.stop()
     assert ADMIN_PASSWORD not in server.output  # a given password is never echoed
     assert "Created the org admin" not in server.output
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through needs curl")
+def test_readme_admin_walkthrough_runs_as_written(
+    tmp_path: Path, start_server: Callable[..., Server]
+) -> None:
+    """Key, new user, deactivation that stops his token, the audit entry, a session's policy
+    change: all as the README shows them."""
+    server = start_server({"TOKENWARD_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "tokenward").symlink_to(TOKENWARD)
+
+    script = walkthrough(server.port, "admin-walkthrough")
+    out, err = run_script(script, tmp_path, clean_env(), timeout=60)
+    answers = split_answers(out)
+    users, deactivated, refused, audit, policy = answers
+    assert {u["username"]: u["active_tokens"] for u in users.body["items"]} == {
+        "admin": 1,  # the admin key
+        "bob": 1,
+    }
+    assert deactivated.body["status"] == "deactivated"
+    assert deactivated.body["tokens_revoked"] == 1
+    assert refused.status == 401
+    assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+    (event,) = audit.body["items"]
+    assert event["type"] == "user.deactivated" and event["subject"] == deactivated.body["id"]
+    assert event["actor"].startswith("tok_") and event["ip"] == "127.0.0.1"
+    assert event["user_agent"].startswith("curl/")
+    assert policy.body["user_token"] == {
+        "default_days": 30,
+        "max_days": 90,
+        "allow_no_expiry": False,
+    }
+    assert not (tmp_path / "cookies.txt").exists()
+    assert "created tok_" in err
