@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
+from backends import (
+    BACKENDS,
+    PostgresSchema,
+    postgres_reachable,
+    require_service,
+    sqlite_copy,
+)
 from tokenward.http.app import create_app
 from tokenward.passwords import PasswordHasher
 from tokenward.runtime import Runtime
 from tokenward.settings import Settings
+from tokenward.store import migrate
 from tokenward.store.sql import SqlStore
 from tokenward.testing import FakeClock
 
@@ -21,9 +30,43 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'tokenward.db'}"
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated by the real migrations, copied for each test (copying a file
+    is faster than running the migrations hundreds of times)."""
+    path = tmp_path_factory.mktemp("template") / "tokenward.db"
+    store = SqlStore(f"sqlite:///{path}")
+    migrate.upgrade(store.writer)
+    store.dispose()
+    assert not path.with_name(path.name + "-wal").exists()  # all of it is in the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_schema() -> Iterator[PostgresSchema | None]:
+    if not postgres_reachable():
+        yield None
+        return
+    schema = PostgresSchema(f"tw_test_{os.getpid()}")
+    schema.create()
+    yield schema
+    schema.drop()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    _sqlite_template: Path,
+    _postgres_schema: PostgresSchema | None,
+) -> str:
+    """A migrated, empty database of the test's own: a SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return sqlite_copy(_sqlite_template, tmp_path)
+    require_service("PostgreSQL (127.0.0.1:5432)", _postgres_schema is not None)
+    assert _postgres_schema is not None
+    _postgres_schema.empty()
+    return _postgres_schema.url
 
 
 @pytest.fixture

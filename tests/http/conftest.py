@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,34 +19,12 @@ from tokenward.passwords import PasswordHasher
 from tokenward.runtime import Runtime
 from tokenward.service import CreatedToken
 from tokenward.settings import Settings
-from tokenward.store import migrate
 from tokenward.store.sql import SqlStore
 from tokenward.testing import FakeClock, make_token, make_user
 
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
 
 ProblemCheck = Callable[..., dict[str, Any]]
-
-
-@pytest.fixture(scope="session")
-def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One SQLite file migrated by the real migrations, copied for each test (it is faster to
-    copy a file than to run the migrations hundreds of times)."""
-    path = tmp_path_factory.mktemp("template") / "tokenward.db"
-    url = f"sqlite:///{path}"
-    store = SqlStore(url)
-    migrate.upgrade(store.writer)
-    store.dispose()
-    assert not path.with_name(path.name + "-wal").exists()  # all of it is in the file
-    return path
-
-
-@pytest.fixture
-def database_url(tmp_path: Path, _migrated_template: Path) -> str:
-    """A migrated SQLite file of the test's own (the shared ``runtime`` finds it up to date)."""
-    path = tmp_path / "tokenward.db"
-    shutil.copyfile(_migrated_template, path)
-    return f"sqlite:///{path}"
 
 
 def _check_problem(
@@ -85,18 +62,22 @@ def alice_token(runtime: Runtime, alice: UserRecord) -> CreatedToken:
 
 @pytest.fixture
 def db_rows(runtime: Runtime) -> Callable[[], dict[str, list[tuple[Any, ...]]]]:
-    """Every row of every table, read from the SQLite file: equal snapshots, nothing changed."""
+    """Every row of every table, read from the database: equal snapshots, nothing changed."""
     store = runtime.store
     assert isinstance(store, SqlStore)
 
     def snapshot() -> dict[str, list[tuple[Any, ...]]]:
         with store.reader.connect() as conn:
-            names = conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'table'"))
+            names = sa.inspect(conn).get_table_names()
             return {
-                name: [
-                    tuple(row) for row in conn.execute(sa.select("*").select_from(sa.table(name)))
-                ]
-                for (name,) in names.all()
+                name: sorted(
+                    (
+                        tuple(row)
+                        for row in conn.execute(sa.select("*").select_from(sa.table(name)))
+                    ),
+                    key=repr,
+                )
+                for name in names
             }
 
     return snapshot

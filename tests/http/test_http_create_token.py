@@ -138,6 +138,7 @@ def test_a_body_that_is_not_json_is_400_naming_what_is_wrong_and_creates_nothing
     status: int,
     field: str,
 ) -> None:
+    request_args = dict(request_args)  # the parameter is shared by every run of the test
     headers = {**request_args.pop("headers", {}), **_bearer(alice_token)}
     before = db_rows()
     response = client.post("/v1/tokens", headers=headers, **request_args)
@@ -219,6 +220,7 @@ def test_a_token_without_tokens_write_gets_403_insufficient_scope_and_creates_no
     request_args: dict[str, Any],
 ) -> None:
     reader = make_token(runtime, alice, "read only", scopes=(TOKENS_READ,))
+    request_args = dict(request_args)  # the parameter is shared by every run of the test
     headers = {**request_args.pop("headers", {}), **_bearer(reader)}
     before = db_rows()
     response = client.post("/v1/tokens", headers=headers, **request_args)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
+from backends import stored_bytes
 from tokenward.domain.model import UserRecord
 from tokenward.domain.scopes import TOKENS_READ
 from tokenward.runtime import Runtime
@@ -84,10 +84,7 @@ def test_the_database_file_never_holds_a_secret(
     client.delete(f"/v1/tokens/{created['id']}", headers=_bearer(alice_token.secret))
     assert client.get("/v1/self", headers=_bearer(created["token"])).status_code == 401
 
-    database = Path(database_url.removeprefix("sqlite:///"))
-    files = sorted(database.parent.glob(database.name + "*"))  # the file, its WAL and index
-    stored = b"".join(path.read_bytes() for path in files)
-    assert database in files
+    stored = stored_bytes(database_url)  # SQLite: the file, its WAL; PostgreSQL: every row
     assert created["id"].encode() in stored  # the control: the bytes hold what was written
     for secret in secrets:
         assert _secret_part(secret).encode() not in stored

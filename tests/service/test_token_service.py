@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from backends import stored_bytes
 from tokenward.domain.errors import Conflict, InvalidInput, InvalidToken, NotFound, StoreUnavailable
 from tokenward.domain.model import Actor, TokenStatus
 from tokenward.domain.scopes import TOKENS_READ, TOKENS_WRITE
@@ -19,6 +20,20 @@ from tokenward.store.tables import users
 from tokenward.testing import FakeClock, make_token, make_user
 
 T = Actor("test")
+
+
+# A trigger that makes every event insert fail as a constraint would.
+_FAILING_EVENTS = {
+    "sqlite": [
+        "CREATE TRIGGER no_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'x'); END"
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION no_events() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = 'check_violation'; END $$",
+        "CREATE TRIGGER no_events BEFORE INSERT ON events "
+        "FOR EACH ROW EXECUTE FUNCTION no_events()",
+    ],
+}
 
 
 def _events(runtime: Runtime) -> list[tuple[str, str]]:
@@ -38,21 +53,27 @@ def test_create_writes_nothing_when_the_event_cannot_be_written(
     alice = make_user(runtime)
     assert isinstance(runtime.store, SqlStore)
     with runtime.store.writer.begin() as conn:
-        conn.exec_driver_sql(
-            "CREATE TRIGGER no_events BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'x'); END"
-        )
-    with pytest.raises(Conflict):
-        make_token(runtime, alice)
-    assert runtime.tokens.list(alice.id).items == []
+        for statement in _FAILING_EVENTS[conn.dialect.name]:
+            conn.exec_driver_sql(statement)
+    try:
+        with pytest.raises(Conflict):
+            make_token(runtime, alice)
+        assert runtime.tokens.list(alice.id).items == []
+    finally:
+        with runtime.store.writer.begin() as conn:
+            conn.exec_driver_sql(
+                "DROP TRIGGER no_events ON events"
+                if conn.dialect.name == "postgresql"
+                else "DROP TRIGGER no_events"
+            )
 
 
 def test_secrets_are_stored_only_as_digests(runtime: Runtime, database_url: str) -> None:
     alice = make_user(runtime)
     secrets = [make_token(runtime, alice).secret for _ in range(3)]
     runtime.tokens.revoke(runtime.tokens.list(alice.id).items[0].id, by=T, owner_id=alice.id)
-    raw = Path(database_url.removeprefix("sqlite:///")).read_bytes()
-    wal = Path(database_url.removeprefix("sqlite:///") + "-wal")
-    raw += wal.read_bytes() if wal.exists() else b""
+    raw = stored_bytes(database_url)
+    assert secrets[0][:8].encode() in raw  # the control: the hint is stored
     for secret in secrets:
         assert secret.encode() not in raw
         assert secret[4:20].encode() not in raw

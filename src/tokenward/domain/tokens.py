@@ -18,6 +18,7 @@ __all__ = [
     "digest",
     "generate",
     "hint",
+    "is_id",
     "new_id",
     "parse",
 ]
@@ -88,6 +89,15 @@ def digest(token: str) -> str:
 def hint(token: str) -> str:
     """A short display form (``twu_AbC1…``) that identifies a token to its owner."""
     return token[: _PREFIX_WIDTH + 4] + "…"
+
+
+def is_id(value: str, prefix: str) -> bool:
+    """True if ``value`` has the shape of an id made by :func:`new_id` with ``prefix``."""
+    return (
+        len(value) == len(prefix) + 18
+        and value.startswith(prefix + "_")
+        and all(c in _INDEX for c in value[len(prefix) + 1 :])
+    )
 
 
 def new_id(prefix: str) -> str:

@@ -135,8 +135,9 @@ class AuthenticationMiddleware:
         except StoreUnavailable:
             return _unavailable()
         if scope["method"] in _UNSAFE and (scope["method"], scope["path"]) != _LOGIN:
-            presented = _header(scope, b"x-csrf-token")
-            if presented is None or not hmac.compare_digest(presented, csrf_token_for(secret)):
+            presented = _raw_header(scope, b"x-csrf-token")
+            expected = csrf_token_for(secret).encode()
+            if presented is None or not hmac.compare_digest(presented, expected):
                 return problems.problem(
                     403,
                     "CSRF token missing or wrong",
@@ -153,11 +154,16 @@ def _client(scope: Scope) -> str:
     return f"ip:{client[0]}" if client else "ip:unknown"
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def _raw_header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:
-            return str(value.decode("latin-1"))
+            return bytes(value)
     return None
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    raw = _raw_header(scope, name)
+    return None if raw is None else raw.decode("latin-1")
 
 
 def _cookie(scope: Scope, name: str) -> str | None:

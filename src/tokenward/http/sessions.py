@@ -65,15 +65,16 @@ def login(body: LoginBody, request: Request, rt: Rt) -> Response:
 
 
 @router.get("")
-def current(request: Request, rt: Rt) -> dict[str, Any]:
-    """The current session and its CSRF token."""
+def current(request: Request, rt: Rt) -> JSONResponse:
+    """The current session and its CSRF token (never cached: the token is a secret)."""
     principal, secret = _session_of(request)
     assert principal.session is not None  # noqa: S101 - _session_of guarantees it
-    return {
+    body = {
         "user": views.user_brief(principal.user),
         "csrf_token": csrf_token_for(secret),
         "expires_at": views.rfc3339(principal.session.expires_at),
     }
+    return JSONResponse(body, headers=_NO_STORE)
 
 
 @router.delete("", status_code=204)

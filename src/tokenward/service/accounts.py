@@ -15,7 +15,7 @@ from tokenward.domain.model import (
     UserStatus,
     normalise_username,
 )
-from tokenward.domain.tokens import new_id
+from tokenward.domain.tokens import is_id, new_id
 from tokenward.passwords import PasswordHasher, check_password_rules
 from tokenward.service.tokens import revoke_in
 from tokenward.store.base import Store, StoreTransaction, TokenQuery
@@ -95,6 +95,8 @@ class AccountService:
         return user
 
     def by_id(self, user_id: str) -> UserRecord:
+        if not is_id(user_id, "usr"):
+            raise NotFound("no such user")
         with self.store.transaction() as tx:
             return _found(tx.user_by_id(user_id))
 
@@ -107,6 +109,7 @@ class AccountService:
         """Stop an account at once: every token and session of it is revoked in one transaction,
         one event per token plus ``user.deactivated``. The last active admin cannot go."""
         now = self.clock.now()
+        self.by_id(user_id)  # a malformed id is not found, before any write
         with self.store.transaction() as tx:
             user = _found(tx.user_by_id(user_id))
             if user.is_admin and user.status is UserStatus.ACTIVE and tx.count_active_admins() <= 1:
@@ -128,6 +131,7 @@ class AccountService:
     def reactivate(self, user_id: str, by: Actor) -> UserRecord:
         """Let the user log in again. Revoked tokens stay revoked."""
         now = self.clock.now()
+        self.by_id(user_id)
         with self.store.transaction() as tx:
             user = _found(tx.user_by_id(user_id))
             if user.status is not UserStatus.ACTIVE:

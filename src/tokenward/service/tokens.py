@@ -158,6 +158,7 @@ class TokenService:
     def get(self, owner_id: str | None, token_id: str) -> TokenRecord:
         """A token of ``owner_id`` (any owner's for ``None``); someone else's is
         :class:`NotFound`, never forbidden, so ids cannot be probed."""
+        _check_id(token_id)
         with self.store.transaction() as tx:
             return _owned(tx.token_by_id(token_id), owner_id)
 
@@ -172,6 +173,7 @@ class TokenService:
     ) -> Revocation:
         """Revoke a token of ``owner_id`` (any owner's for ``None``, as an admin does).
         Permanent and idempotent: a second call changes nothing and answers as the first."""
+        _check_id(token_id)
         now = self.clock.now()
         with self.store.transaction() as tx:
             record = _owned(tx.token_by_id(token_id), owner_id)
@@ -217,6 +219,12 @@ def revoke_in(
     }
     tx.append_event(by.event("token.revoked", now, record.id, details))
     return dataclasses.replace(record, revoked_at=now, revoked_by=by.id, revoke_reason=reason)
+
+
+def _check_id(token_id: str) -> None:
+    # A string that cannot be an id is not looked up: it is simply not found.
+    if not token_format.is_id(token_id, "tok"):
+        raise NotFound("no such token")
 
 
 def _owned(record: TokenRecord | None, owner_id: str | None) -> TokenRecord:

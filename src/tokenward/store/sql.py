@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine, Row
 
-from tokenward.domain.errors import Conflict, StoreUnavailable
+from tokenward.domain.errors import Conflict, InvalidInput, StoreUnavailable
 from tokenward.domain.model import (
     Event,
     SessionRecord,
@@ -275,6 +275,10 @@ class SqlStore:
                 yield _SqlTransaction(conn)
         except sa.exc.IntegrityError as error:
             raise Conflict("the change clashes with stored data") from error
+        except sa.exc.DataError as error:
+            # A value the database cannot hold (PostgreSQL refuses NUL in text): the caller's
+            # input, not our failure. The value itself is not echoed.
+            raise InvalidInput("request", "contains a value the store cannot hold") from error
         except sa.exc.OperationalError as error:
             raise StoreUnavailable(type(error.orig).__name__) from error
 
