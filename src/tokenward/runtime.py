@@ -7,6 +7,9 @@ from datetime import timedelta
 
 from tokenward.domain.clock import Clock, SystemClock
 from tokenward.passwords import PasswordHasher
+from tokenward.propagation.buses import Bus, LocalBus, PostgresBus, RedisBus
+from tokenward.propagation.cache import FreshCache
+from tokenward.propagation.follower import LogFollower
 from tokenward.ratelimit import FailureLimiter
 from tokenward.service import AccountService, TokenService
 from tokenward.service.audit import AuditService
@@ -15,7 +18,7 @@ from tokenward.service.sessions import SessionService
 from tokenward.settings import Settings
 from tokenward.store import migrate
 from tokenward.store.base import Store
-from tokenward.store.sql import SqlStore
+from tokenward.store.sql import SqlStore, psycopg_dsn
 
 __all__ = ["Runtime"]
 
@@ -34,6 +37,8 @@ class Runtime:
     policies: PolicyService
     audit: AuditService
     failed_auth: FailureLimiter  # per client address, for presented credentials that fail
+    cache: FreshCache
+    follower: LogFollower
 
     @classmethod
     def build(
@@ -44,19 +49,23 @@ class Runtime:
         clock: Clock | None = None,
         passwords: PasswordHasher | None = None,
     ) -> Runtime:
-        """Services over ``store`` (by default the SQL store at ``settings.database_url``)."""
+        """Services over ``store`` (by default the SQL store at ``settings.database_url``).
+        Propagation is wired but not started: :meth:`start` does that, for a serving node."""
         store = store or SqlStore(settings.database_url)
         clock = clock or SystemClock()
         passwords = passwords or PasswordHasher()
         staleness = settings.max_staleness
         policies = PolicyService(store, clock, settings.policy)
         logins = FailureLimiter(clock, settings.failed_logins_per_minute or _UNLIMITED, _MINUTE)
+        cache = FreshCache(staleness.total_seconds(), settings.cache_capacity)
+        bus, heartbeat = _bus(settings, store)
+        store.on_commit(bus.publish)
         return cls(
             settings=settings,
             store=store,
             clock=clock,
             accounts=AccountService(store, clock, passwords, staleness),
-            tokens=TokenService(store, clock, policies, settings.resource_scopes, staleness),
+            tokens=TokenService(store, clock, policies, settings.resource_scopes, staleness, cache),
             sessions=SessionService(
                 store, clock, passwords, settings.session_lifetime, logins, staleness
             ),
@@ -65,9 +74,29 @@ class Runtime:
             failed_auth=FailureLimiter(
                 clock, settings.failed_auth_per_minute or _UNLIMITED, _MINUTE
             ),
+            cache=cache,
+            follower=LogFollower(store, cache, bus, heartbeat),
         )
 
     def migrate(self) -> None:
         """Create or upgrade the schema of an SQL store; nothing to do for others."""
         if isinstance(self.store, SqlStore):
             migrate.upgrade(self.store.writer)
+
+    def start(self) -> None:
+        """Follow the event log, so the verified-token cache may serve."""
+        self.follower.start()
+
+    def stop(self) -> None:
+        self.follower.stop()
+
+
+def _bus(settings: Settings, store: Store) -> tuple[Bus, float]:
+    """The bus for this deployment and the heartbeat (seconds) between log reads."""
+    heartbeat = settings.max_staleness.total_seconds() / 4
+    if settings.bus_url is not None:
+        return RedisBus(settings.bus_url), heartbeat
+    if isinstance(store, SqlStore) and store.writer.dialect.name == "postgresql":
+        return PostgresBus(psycopg_dsn(store.url)), heartbeat
+    # SQLite: other processes' changes are found by reading the log often (it is cheap).
+    return LocalBus(), min(heartbeat, settings.poll_interval.total_seconds())

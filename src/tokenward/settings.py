@@ -32,6 +32,9 @@ class Settings:
     failed_auth_per_minute: int = 20  # per client address; 0 turns the limit off
     failed_logins_per_minute: int = 20  # per username; 0 turns the limit off
     cookie_secure: bool | None = None  # None: Secure unless plain HTTP on a loopback address
+    bus_url: str | None = None  # redis://… for the Redis bus; default: NOTIFY or polling
+    poll_interval: timedelta = timedelta(milliseconds=20)  # SQLite: how often the log is read
+    cache_capacity: int = 100_000  # verified tokens kept per node
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -57,6 +60,11 @@ class Settings:
                 "TOKENWARD_FAILED_LOGINS_PER_MINUTE", 20, 0, 100_000
             ),
             cookie_secure=reader.tristate("TOKENWARD_COOKIE_SECURE"),
+            bus_url=reader.bus_url("TOKENWARD_BUS_URL"),
+            poll_interval=timedelta(
+                milliseconds=reader.integer("TOKENWARD_POLL_MS", 20, 1, 10_000)
+            ),
+            cache_capacity=reader.integer("TOKENWARD_CACHE_SIZE", 100_000, 0, 10_000_000),
         )
 
 
@@ -85,6 +93,12 @@ class _Reader:
         if raw in ("0", "false", "no", "off"):
             return False
         raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+    def bus_url(self, name: str) -> str | None:
+        raw = self.env.get(name, "").strip()
+        if raw and not raw.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError(f"{name} must be a redis:// URL (or unset), got another scheme")
+        return raw or None
 
     def tristate(self, name: str) -> bool | None:
         """``auto`` (or unset) is None; otherwise a boolean."""

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from tokenward.domain.errors import InsufficientScope
+from tokenward.domain.errors import InsufficientScope, InvalidInput, NotFound
 from tokenward.domain.model import Principal, TokenStatus, UserRecord
 from tokenward.domain.policy import policy_to_document
 from tokenward.domain.scopes import ADMIN
 from tokenward.domain.tokens import TokenKind
 from tokenward.http import views
+from tokenward.http.access_log import redacted
 from tokenward.http.auth import principal_of
 from tokenward.http.dependencies import AuthenticationRequired, actor_of, caller_check, runtime
 from tokenward.runtime import Runtime
@@ -26,6 +27,7 @@ __all__ = ["router"]
 
 Rt = Annotated[Runtime, Depends(runtime)]
 _NO_STORE = {"Cache-Control": "no-store"}
+_MAX_AUDITED_PATH = 256
 
 
 @caller_check
@@ -37,11 +39,13 @@ def admin_caller(request: Request) -> Principal:
         raise AuthenticationRequired()
     if not (principal.user.is_admin and principal.has_scope(ADMIN)):
         rt: Runtime = request.app.state.runtime
-        action = f"{request.method} {request.url.path}"
+        # The subject is the route's template: the path itself is the caller's text, which may
+        # hold a pasted secret or be longer than the column.
+        route = str(getattr(request.scope.get("route"), "path", "/v1/admin"))
         rt.audit.denied(
             actor_of(principal.actor, request),
-            action,
-            request.url.path,
+            f"{request.method} {redacted(request.url.path)[:_MAX_AUDITED_PATH]}",
+            route,
             "the caller is not an admin with scope 'admin'",
         )
         raise InsufficientScope(ADMIN)
@@ -227,4 +231,12 @@ def _ndjson(rt: Runtime, query: EventQuery) -> Iterator[bytes]:
 
 
 def _user_id(rt: Runtime, user: str) -> str:
-    return user if user.startswith("usr_") else rt.accounts.by_name(user).id
+    """The id of the user with id or name ``user`` (``usr_bob`` may be either); unknown: 404."""
+    try:
+        return rt.accounts.by_id(user).id
+    except NotFound:
+        pass
+    try:
+        return rt.accounts.by_name(user).id
+    except InvalidInput as error:
+        raise InvalidInput("user", error.message) from None

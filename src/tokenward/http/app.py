@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI
@@ -33,7 +35,16 @@ log = logging.getLogger("tokenward.http")
 
 def create_app(runtime: Runtime) -> FastAPI:
     """The whole HTTP API over ``runtime``'s services."""
-    app = FastAPI(title="tokenward", version="1", docs_url=None, redoc_url=None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        runtime.start()
+        try:
+            yield
+        finally:
+            runtime.stop()
+
+    app = FastAPI(title="tokenward", version="1", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.runtime = runtime
     app.router.routes.extend(service_routes.routes)
     app.include_router(tokens.router)
@@ -43,7 +54,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     _install_error_handlers(app)
     app.add_middleware(
         AuthenticationMiddleware,
-        verify=runtime.tokens.verify,
+        verify_digest=runtime.tokens.verify_digest,
+        verify_cached=runtime.tokens.verify_cached,
         verify_session=runtime.sessions.verify,
         failures=runtime.failed_auth,
     )

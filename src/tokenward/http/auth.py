@@ -51,12 +51,14 @@ class AuthenticationMiddleware:
     def __init__(
         self,
         app: ASGIApp,
-        verify: Callable[[str], Principal],
+        verify_digest: Callable[[str], Principal],
+        verify_cached: Callable[[str], Principal | str],
         verify_session: Callable[[str], Principal],
         failures: FailureLimiter,
     ) -> None:
         self.app = app
-        self.verify = verify
+        self.verify_digest = verify_digest
+        self.verify_cached = verify_cached
         self.verify_session = verify_session
         self.failures = failures
 
@@ -106,7 +108,11 @@ class AuthenticationMiddleware:
 
     async def _bearer(self, credential: Bearer, scope: Scope) -> Response | None:
         try:
-            scope[PRINCIPAL] = await to_thread.run_sync(self.verify, credential.token)
+            # A fresh cache hit stays on the event loop; only a miss goes to a thread.
+            checked = self.verify_cached(credential.token)
+            if not isinstance(checked, Principal):
+                checked = await to_thread.run_sync(self.verify_digest, checked)
+            scope[PRINCIPAL] = checked
         except InvalidToken as error:
             return self._failed(_client(scope), error)
         except StoreUnavailable:

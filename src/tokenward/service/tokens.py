@@ -23,6 +23,7 @@ from tokenward.domain.model import (
 from tokenward.domain.policy import resolve_expiry
 from tokenward.domain.scopes import ADMIN_KEY_SCOPES, USER_BUILTIN_SCOPES, is_valid_scope_name
 from tokenward.domain.tokens import TokenKind
+from tokenward.propagation.cache import FreshCache
 from tokenward.service.policies import PolicyService
 from tokenward.store.base import Store, StoreTransaction, TokenQuery
 
@@ -68,12 +69,14 @@ class TokenService:
         policies: PolicyService,
         resource_scopes: frozenset[str],
         max_staleness: timedelta,
+        cache: FreshCache | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.policies = policies
         self.resource_scopes = resource_scopes
         self.max_staleness = max_staleness
+        self.cache = cache or FreshCache(max_staleness.total_seconds(), capacity=0)
 
     def scopes_for(self, kind: TokenKind) -> frozenset[str]:
         """The scopes a token of ``kind`` may carry."""
@@ -186,22 +189,42 @@ class TokenService:
     def verify(self, presented: str) -> Principal:
         """The principal behind a presented secret, or :class:`InvalidToken`.
 
-        Format first (no lookup for a typo), then one read by digest, then status; expiry is
-        checked on every call.
+        Format first (no lookup for a typo), then the fresh cache, then one read by digest;
+        status and expiry are checked on every call, cached or not.
         """
+        checked = self.verify_cached(presented)
+        if isinstance(checked, Principal):
+            return checked
+        return self.verify_digest(checked)
+
+    def verify_cached(self, presented: str) -> Principal | str:
+        """The principal if the fresh cache has it, else the digest to look up with
+        :meth:`verify_digest`. No I/O, so it may run on the event loop. Raises
+        :class:`InvalidToken` for a malformed token or an expired cached one."""
         if token_format.parse(presented) is None:
             raise InvalidToken()
         digest = token_format.digest(presented)
+        principal = self.cache.get(digest)
+        if principal is None:
+            return digest
+        _check_expiry(principal, self.clock.now())
+        return principal
+
+    def verify_digest(self, digest: str) -> Principal:
+        """The store's answer for a well-formed token's digest; fills the cache."""
+        generation = self.cache.generation  # before the read: see FreshCache.fill
         found = self.store.principal_by_digest(digest)
         if found is None or not hmac.compare_digest(found[0].digest, digest):
             raise InvalidToken()
         token, user = found
-        status = token.status(self.clock.now())
-        if status is not TokenStatus.ACTIVE:
-            raise InvalidToken(status.value)  # the caller holds the real secret: it may know
+        if token.revoked_at is not None:
+            raise InvalidToken("revoked")  # the caller holds the real secret: it may know
         if user.status is not UserStatus.ACTIVE:
             raise InvalidToken("owner deactivated")
-        return Principal(user, token=token)
+        principal = Principal(user, token=token)
+        _check_expiry(principal, self.clock.now())
+        self.cache.fill(digest, principal, generation)
+        return principal
 
 
 def revoke_in(
@@ -219,6 +242,12 @@ def revoke_in(
     }
     tx.append_event(by.event("token.revoked", now, record.id, details))
     return dataclasses.replace(record, revoked_at=now, revoked_by=by.id, revoke_reason=reason)
+
+
+def _check_expiry(principal: Principal, now: datetime) -> None:
+    expires = principal.expires_at
+    if expires is not None and expires <= now:
+        raise InvalidToken("expired")
 
 
 def _check_id(token_id: str) -> None:

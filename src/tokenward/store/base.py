@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -109,6 +110,14 @@ class Store(Protocol):
         ...
 
     def events_after(self, seq: int, limit: int = 100) -> list[Event]: ...
+
+    def max_seq(self) -> int:
+        """The ``seq`` of the newest event, 0 for an empty log."""
+        ...
+
+    def on_commit(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(seq)`` after each commit that appended events (newest ``seq``)."""
+        ...
 
     def ping(self) -> None:
         """Raise if the store cannot be reached."""

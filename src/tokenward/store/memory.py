@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -145,13 +145,24 @@ class MemoryStore:
     def __init__(self) -> None:
         self._state = _State()
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[int], None]] = []
 
     @contextmanager
     def transaction(self) -> Iterator[_MemoryTransaction]:
         with self._lock:
+            before = len(self._state.events)
             tx = _MemoryTransaction(self._state.copy())
             yield tx
             self._state = tx.state
+        if len(self._state.events) > before:
+            for listener in self._listeners:
+                listener(len(self._state.events))
+
+    def max_seq(self) -> int:
+        return len(self._state.events)
+
+    def on_commit(self, listener: Callable[[int], None]) -> None:
+        self._listeners.append(listener)
 
     def principal_by_digest(self, digest: str) -> tuple[TokenRecord, UserRecord] | None:
         state = self._state

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
@@ -24,7 +24,10 @@ from tokenward.domain.tokens import TokenKind
 from tokenward.store.base import EventQuery, TokenQuery
 from tokenward.store.tables import events, policy, sessions, tokens, users
 
-__all__ = ["SqlStore", "create_engines"]
+__all__ = ["SqlStore", "create_engines", "psycopg_dsn"]
+
+_EVENT_LOCK = 0x746B7764  # "tkwd": the advisory lock that orders event appends
+CHANNEL = "tokenward_events"  # the PostgreSQL NOTIFY channel of new events
 
 
 def _normalise_url(url: str) -> str:
@@ -33,6 +36,15 @@ def _normalise_url(url: str) -> str:
         if url.startswith(plain):
             return "postgresql+psycopg://" + url[len(plain) :]
     return url
+
+
+def psycopg_dsn(url: str) -> str:
+    """The libpq form of a PostgreSQL URL, for connections made outside SQLAlchemy."""
+    return (
+        sa.make_url(_normalise_url(url))
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
 
 
 def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
@@ -46,11 +58,13 @@ def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    @sa_event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # A writer takes the lock up front: a deferred transaction that reads and then writes
-        # can fail with SQLITE_BUSY_SNAPSHOT, which busy_timeout does not retry.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if immediate:
+
+        @sa_event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            # A writer takes the lock up front: a deferred transaction that reads and then
+            # writes can fail with SQLITE_BUSY_SNAPSHOT, which busy_timeout does not retry.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engines(url: str) -> tuple[Engine, Engine]:
@@ -135,6 +149,8 @@ def _status_clause(status: TokenStatus, now: Any) -> sa.ColumnElement[bool]:
 class _SqlTransaction:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.last_seq = 0
+        self.postgres = conn.dialect.name == "postgresql"
 
     def add_user(self, user: UserRecord) -> None:
         if self.user_by_name(user.username) is not None:
@@ -186,8 +202,17 @@ class _SqlTransaction:
     def append_event(self, event: Event) -> int:
         values = _asdict(event)
         del values["seq"]
-        seq = self.conn.execute(events.insert().values(**values).returning(events.c.seq))
-        return int(seq.scalar_one())
+        if self.postgres:
+            # One appender at a time, so events commit in seq order: a follower reading
+            # "seq > watermark" can never skip an event that commits late.
+            self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_EVENT_LOCK)))
+        seq = int(
+            self.conn.execute(events.insert().values(**values).returning(events.c.seq)).scalar_one()
+        )
+        if self.postgres:  # delivered to listeners when, and only if, this transaction commits
+            self.conn.execute(sa.select(sa.func.pg_notify(CHANNEL, str(seq))))
+        self.last_seq = seq
+        return seq
 
     def set_user_status(self, user_id: str, status: UserStatus) -> None:
         self.conn.execute(users.update().where(users.c.id == user_id).values(status=status.value))
@@ -260,19 +285,29 @@ class SqlStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.writer, self.reader = create_engines(url)
-        joined = tokens.join(users, tokens.c.user_id == users.c.id)
-        self._principal_query = sa.select(
-            *tokens.c, *(col.label(f"owner_{col.name}") for col in users.c)
-        ).select_from(joined)
-        self._session_query = sa.select(
-            *sessions.c, *(col.label(f"owner_{col.name}") for col in users.c)
-        ).select_from(sessions.join(users, sessions.c.user_id == users.c.id))
+        self._listeners: list[Callable[[int], None]] = []
+        # Built once: the verify path only binds the digest.
+        owner = [col.label(f"owner_{col.name}") for col in users.c]
+        self._principal_by_digest = (
+            sa.select(*tokens.c, *owner)
+            .select_from(tokens.join(users, tokens.c.user_id == users.c.id))
+            .where(tokens.c.digest == sa.bindparam("digest"))
+        )
+        self._session_by_digest = (
+            sa.select(*sessions.c, *owner)
+            .select_from(sessions.join(users, sessions.c.user_id == users.c.id))
+            .where(sessions.c.digest == sa.bindparam("digest"))
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[_SqlTransaction]:
         try:
             with self.writer.begin() as conn:
-                yield _SqlTransaction(conn)
+                tx = _SqlTransaction(conn)
+                yield tx
+            if tx.last_seq:
+                for listener in self._listeners:
+                    listener(tx.last_seq)
         except sa.exc.IntegrityError as error:
             raise Conflict("the change clashes with stored data") from error
         except sa.exc.DataError as error:
@@ -283,18 +318,21 @@ class SqlStore:
             raise StoreUnavailable(type(error.orig).__name__) from error
 
     def principal_by_digest(self, digest: str) -> tuple[TokenRecord, UserRecord] | None:
-        row = self._read_one(self._principal_query.where(tokens.c.digest == digest))
+        row = self._read_one(self._principal_by_digest, {"digest": digest})
         return None if row is None else (_token(row), _owner(row))
 
     def session_by_digest(self, digest: str) -> tuple[SessionRecord, UserRecord] | None:
-        row = self._read_one(self._session_query.where(sessions.c.digest == digest))
+        row = self._read_one(self._session_by_digest, {"digest": digest})
         return None if row is None else (_session(row), _owner(row))
 
-    def _read_one(self, stmt: sa.Select[Any]) -> Row[Any] | None:
-        """One row on the read engine; an unreachable database fails closed."""
+    def _read_one(
+        self, stmt: sa.Select[Any], params: dict[str, Any] | None = None
+    ) -> Row[Any] | None:
+        """One row on the read engine (no transaction: one statement is consistent on its
+        own); an unreachable database fails closed."""
         try:
             with self.reader.connect() as conn:
-                return conn.execute(stmt).first()
+                return conn.execute(stmt, params).first()
         except sa.exc.OperationalError as error:
             raise StoreUnavailable(type(error.orig).__name__) from error
 
@@ -302,6 +340,14 @@ class SqlStore:
         stmt = events.select().where(events.c.seq > seq).order_by(events.c.seq).limit(limit)
         with self.reader.connect() as conn:
             return [_event(row) for row in conn.execute(stmt)]
+
+    def max_seq(self) -> int:
+        stmt = sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0))
+        row = self._read_one(stmt)
+        return 0 if row is None else int(row[0])
+
+    def on_commit(self, listener: Callable[[int], None]) -> None:
+        self._listeners.append(listener)
 
     def ping(self) -> None:
         try:

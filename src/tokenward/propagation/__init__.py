@@ -1,0 +1,11 @@
+"""Revocation everywhere within a hard bound: the event log follower, buses, the fresh cache.
+
+A node caches verified tokens, and applies the event log (in ``seq`` order) to evict what a
+revocation or deactivation makes invalid. It serves from cache only while it has confirmed,
+less than ``max_staleness`` ago, that it has applied every event there is.
+"""
+
+from tokenward.propagation.cache import FreshCache
+from tokenward.propagation.follower import LogFollower
+
+__all__ = ["FreshCache", "LogFollower"]

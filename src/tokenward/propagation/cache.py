@@ -1,0 +1,117 @@
+"""The verified-token cache, guarded by freshness.
+
+An entry is served only while the node's last confirmation ("I have applied every event up to
+now") is younger than ``max_staleness``. Applying an event evicts what it invalidates. A fill
+carries the generation read before its store lookup: if any event was applied in between, the
+fill is dropped, so a verify that read a token just before its revocation cannot put it back
+after the revocation was applied (no resurrection).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+
+from tokenward.domain.model import Event, Principal
+
+__all__ = ["FreshCache"]
+
+
+class FreshCache:
+    def __init__(
+        self,
+        max_staleness: float,
+        capacity: int = 100_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_staleness = max_staleness
+        self.capacity = capacity
+        self.monotonic = monotonic
+        self.applied_seq = 0
+        self.confirmed_at: float | None = None  # monotonic time of the last confirmation
+        self.hits = 0
+        self.misses = 0
+        self._generation = 0
+        self._entries: OrderedDict[str, Principal] = OrderedDict()
+        self._by_user: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+
+    # -- the verify path -------------------------------------------------------------------
+
+    def get(self, digest: str) -> Principal | None:
+        """The cached principal for ``digest`` if the node is fresh; expiry is the caller's."""
+        with self._lock:
+            if not self._fresh():
+                self.misses += 1
+                return None
+            principal = self._entries.get(digest)
+            if principal is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(digest)
+            self.hits += 1
+            return principal
+
+    @property
+    def generation(self) -> int:
+        """Read before a store lookup; hand it back to :meth:`fill`."""
+        return self._generation
+
+    def fill(self, digest: str, principal: Principal, generation: int) -> bool:
+        """Cache a principal read from the store, unless an event was applied since
+        ``generation`` was read (it may have invalidated what the read saw)."""
+        with self._lock:
+            if generation != self._generation or not self._fresh():
+                return False
+            self._entries[digest] = principal
+            self._entries.move_to_end(digest)
+            self._by_user.setdefault(principal.user.id, set()).add(digest)
+            while len(self._entries) > self.capacity:
+                self._forget(next(iter(self._entries)))
+            return True
+
+    # -- the follower's side ---------------------------------------------------------------
+
+    def apply(self, events: Iterable[Event], read_started: float) -> None:
+        """Apply events read from the log by a read that started at ``read_started``
+        (monotonic): evict what they invalidate, then confirm freshness as of that start."""
+        with self._lock:
+            for event in events:
+                self._evict_for(event)
+                self.applied_seq = max(self.applied_seq, event.seq or 0)
+                self._generation += 1
+            self.confirmed_at = read_started
+
+    def lag(self) -> float | None:
+        """Seconds since the last confirmation, or None if there never was one."""
+        confirmed = self.confirmed_at
+        return None if confirmed is None else self.monotonic() - confirmed
+
+    def is_fresh(self) -> bool:
+        with self._lock:
+            return self._fresh()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _fresh(self) -> bool:
+        confirmed = self.confirmed_at
+        return confirmed is not None and self.monotonic() - confirmed < self.max_staleness
+
+    def _evict_for(self, event: Event) -> None:
+        for digest in event.details.get("digests", ()):
+            self._forget(digest)
+        if event.type.startswith("user."):  # deactivated, changed: none of its tokens stay
+            for digest in list(self._by_user.get(event.subject, ())):
+                self._forget(digest)
+
+    def _forget(self, digest: str) -> None:
+        principal = self._entries.pop(digest, None)
+        if principal is not None:
+            owned = self._by_user.get(principal.user.id)
+            if owned is not None:
+                owned.discard(digest)
+                if not owned:
+                    del self._by_user[principal.user.id]
