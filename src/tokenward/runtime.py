@@ -51,7 +51,7 @@ class Runtime:
     ) -> Runtime:
         """Services over ``store`` (by default the SQL store at ``settings.database_url``).
         Propagation is wired but not started: :meth:`start` does that, for a serving node."""
-        store = store or SqlStore(settings.database_url)
+        store = store if store is not None else SqlStore(settings.database_url)
         clock = clock or SystemClock()
         passwords = passwords or PasswordHasher()
         staleness = settings.max_staleness
@@ -89,6 +89,11 @@ class Runtime:
 
     def stop(self) -> None:
         self.follower.stop()
+
+    def close(self) -> None:
+        """Stop following and close every connection: the runtime is done."""
+        self.stop()
+        self.store.dispose()
 
 
 def _bus(settings: Settings, store: Store) -> tuple[Bus, float]:

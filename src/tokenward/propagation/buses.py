@@ -70,6 +70,8 @@ class PostgresBus:
             for _ in conn.notifies(timeout=timeout, stop_after=1):
                 pass
         except psycopg.Error as error:
+            if self._closed:
+                return
             # Reconnected on the next wait; meanwhile the heartbeat read keeps the node correct.
             log.warning("PostgreSQL bus lost (%s); reconnecting", type(error).__name__)
             self._drop()
@@ -119,7 +121,9 @@ class RedisBus:
                 pubsub.subscribe(CHANNEL)
                 self._pubsub = pubsub
             self._pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
-        except (redis.RedisError, OSError) as error:
+        except (redis.RedisError, OSError, ValueError) as error:  # ValueError: closed socket
+            if self._closed:
+                return
             log.warning("Redis bus lost (%s); reconnecting", type(error).__name__)
             self._pubsub = None
             self._pause.wait(min(timeout, _RETRY_PAUSE))

@@ -18,6 +18,9 @@ from tokenward.domain.model import Event, Principal
 
 __all__ = ["FreshCache"]
 
+# User events that cannot make a verified token invalid; any other user event evicts them all.
+_HARMLESS_USER_EVENTS = frozenset({"user.created", "user.reactivated"})
+
 
 class FreshCache:
     def __init__(
@@ -79,9 +82,9 @@ class FreshCache:
         (monotonic): evict what they invalidate, then confirm freshness as of that start."""
         with self._lock:
             for event in events:
-                self._evict_for(event)
+                if self._evict_for(event):
+                    self._generation += 1
                 self.applied_seq = max(self.applied_seq, event.seq or 0)
-                self._generation += 1
             self.confirmed_at = read_started
 
     def lag(self) -> float | None:
@@ -100,12 +103,17 @@ class FreshCache:
         confirmed = self.confirmed_at
         return confirmed is not None and self.monotonic() - confirmed < self.max_staleness
 
-    def _evict_for(self, event: Event) -> None:
-        for digest in event.details.get("digests", ()):
+    def _evict_for(self, event: Event) -> bool:
+        """Evict what ``event`` invalidates; True if it could invalidate anything at all
+        (then fills read before it are refused, even of entries not cached yet)."""
+        digests = event.details.get("digests", ())
+        for digest in digests:
             self._forget(digest)
-        if event.type.startswith("user."):  # deactivated, changed: none of its tokens stay
+        if event.type.startswith("user.") and event.type not in _HARMLESS_USER_EVENTS:
             for digest in list(self._by_user.get(event.subject, ())):
                 self._forget(digest)
+            return True
+        return bool(digests)
 
     def _forget(self, digest: str) -> None:
         principal = self._entries.pop(digest, None)

@@ -76,7 +76,9 @@ class TokenService:
         self.policies = policies
         self.resource_scopes = resource_scopes
         self.max_staleness = max_staleness
-        self.cache = cache or FreshCache(max_staleness.total_seconds(), capacity=0)
+        self.cache = (
+            cache if cache is not None else FreshCache(max_staleness.total_seconds(), capacity=0)
+        )
 
     def scopes_for(self, kind: TokenKind) -> frozenset[str]:
         """The scopes a token of ``kind`` may carry."""

@@ -122,3 +122,7 @@ class Store(Protocol):
     def ping(self) -> None:
         """Raise if the store cannot be reached."""
         ...
+
+    def dispose(self) -> None:
+        """Close every connection the store holds."""
+        ...

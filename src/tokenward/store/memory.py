@@ -179,3 +179,6 @@ class MemoryStore:
 
     def ping(self) -> None:
         return None
+
+    def dispose(self) -> None:
+        return None
