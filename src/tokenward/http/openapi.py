@@ -37,6 +37,12 @@ _PLAIN_ROUTES: dict[str, dict[str, Any]] = {
         }
     },
     "/healthz": {"get": {"summary": "The process is up", "responses": {"200": _json("Up")}}},
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics: propagation lag, watermark, cache use",
+            "responses": {"200": {"description": "Prometheus text format"}},
+        }
+    },
     "/readyz": {
         "get": {
             "summary": "The store is reachable",

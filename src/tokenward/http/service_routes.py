@@ -34,12 +34,53 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """200 while the store answers and this node's propagation is fresh; 503 with the reason
+    otherwise (a load balancer then sends traffic elsewhere)."""
     runtime: Runtime = request.app.state.runtime
+    lag = runtime.cache.lag()
+    lag_ms = None if lag is None else round(lag * 1000, 1)
     try:
         await to_thread.run_sync(runtime.store.ping)
     except StoreUnavailable as error:
-        return _json({"status": "unavailable", "reason": f"store unreachable: {error}"}, 503)
-    return _json({"status": "ready"})
+        reason = f"store unreachable: {error}"
+        return _json({"status": "unavailable", "reason": reason, "lag_ms": lag_ms}, 503)
+    if not runtime.cache.is_fresh():
+        reason = (
+            "propagation not started"
+            if lag_ms is None
+            else f"propagation stale: last confirmed {lag_ms} ms ago"
+        )
+        return _json({"status": "unavailable", "reason": reason, "lag_ms": lag_ms}, 503)
+    return _json({"status": "ready", "lag_ms": lag_ms, "applied_seq": runtime.cache.applied_seq})
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text format: propagation lag, watermark, cache use."""
+    runtime: Runtime = request.app.state.runtime
+    cache = runtime.cache
+    lag = cache.lag()
+    lines = [
+        "# HELP tokenward_propagation_lag_seconds Seconds since this node last confirmed it "
+        "had applied every event.",
+        "# TYPE tokenward_propagation_lag_seconds gauge",
+        f"tokenward_propagation_lag_seconds {'NaN' if lag is None else f'{lag:.6f}'}",
+        "# HELP tokenward_applied_seq The newest event this node has applied.",
+        "# TYPE tokenward_applied_seq gauge",
+        f"tokenward_applied_seq {cache.applied_seq}",
+        "# HELP tokenward_propagation_fresh 1 while the cache may serve, else 0.",
+        "# TYPE tokenward_propagation_fresh gauge",
+        f"tokenward_propagation_fresh {int(cache.is_fresh())}",
+        "# HELP tokenward_cache_entries Verified tokens held by this node.",
+        "# TYPE tokenward_cache_entries gauge",
+        f"tokenward_cache_entries {len(cache)}",
+        "# HELP tokenward_cache_hits_total Verifications answered from the cache.",
+        "# TYPE tokenward_cache_hits_total counter",
+        f"tokenward_cache_hits_total {cache.hits}",
+        "# HELP tokenward_cache_misses_total Verifications that went to the store.",
+        "# TYPE tokenward_cache_misses_total counter",
+        f"tokenward_cache_misses_total {cache.misses}",
+    ]
+    return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
 async def policy(request: Request) -> Response:
@@ -54,5 +95,6 @@ routes = [
     Route("/v1/self", self_endpoint, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
     Route("/v1/policy", policy, methods=["GET"]),
 ]
