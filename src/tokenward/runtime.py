@@ -59,7 +59,9 @@ class Runtime:
         logins = FailureLimiter(clock, settings.failed_logins_per_minute or _UNLIMITED, _MINUTE)
         cache = FreshCache(staleness.total_seconds(), settings.cache_capacity)
         bus, heartbeat = _bus(settings, store)
-        store.on_commit(bus.publish)
+        follower = LogFollower(store, cache, bus, heartbeat)
+        store.on_commit(follower.committed)  # this node first, before its caller answers
+        store.on_commit(bus.publish)  # then the others
         return cls(
             settings=settings,
             store=store,
@@ -75,7 +77,7 @@ class Runtime:
                 clock, settings.failed_auth_per_minute or _UNLIMITED, _MINUTE
             ),
             cache=cache,
-            follower=LogFollower(store, cache, bus, heartbeat),
+            follower=follower,
         )
 
     def migrate(self) -> None:

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tokenward.domain.errors import (
     Conflict,
@@ -26,16 +27,43 @@ from tokenward.http import admin, openapi, problems, service_routes, sessions, t
 from tokenward.http.access_log import AccessLogMiddleware, redacted
 from tokenward.http.auth import AuthenticationMiddleware
 from tokenward.http.dependencies import AuthenticationRequired, caller_checks_of
+from tokenward.http.edge import CrashGuard, Edge, self_endpoint
 from tokenward.runtime import Runtime
 
-__all__ = ["create_app"]
+__all__ = ["TokenwardApp", "create_app"]
 
 log = logging.getLogger("tokenward.http")
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(runtime: Runtime) -> TokenwardApp:
     """The whole HTTP API over ``runtime``'s services."""
+    api = _management_api(runtime)
+    edge = Edge(api, {("GET", "/v1/self"): self_endpoint})
+    app: ASGIApp = AuthenticationMiddleware(
+        edge,
+        verify_digest=runtime.tokens.verify_digest,
+        verify_cached=runtime.tokens.verify_cached,
+        verify_session=runtime.sessions.verify,
+        failures=runtime.failed_auth,
+    )
+    if runtime.settings.access_log:
+        app = AccessLogMiddleware(app)
+    return TokenwardApp(CrashGuard(app), api, runtime)
 
+
+class TokenwardApp:
+    """The ASGI app: ``api`` is the FastAPI management API inside it (OpenAPI, routes)."""
+
+    def __init__(self, app: ASGIApp, api: FastAPI, runtime: Runtime) -> None:
+        self.app = app
+        self.api = api
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def _management_api(runtime: Runtime) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         runtime.start()
@@ -44,24 +72,15 @@ def create_app(runtime: Runtime) -> FastAPI:
         finally:
             runtime.stop()
 
-    app = FastAPI(title="tokenward", version="1", docs_url=None, redoc_url=None, lifespan=lifespan)
-    app.state.runtime = runtime
-    app.router.routes.extend(service_routes.routes)
-    app.include_router(tokens.router)
-    app.include_router(sessions.router)
-    app.include_router(admin.router)
-    openapi.install(app)
-    _install_error_handlers(app)
-    app.add_middleware(
-        AuthenticationMiddleware,
-        verify_digest=runtime.tokens.verify_digest,
-        verify_cached=runtime.tokens.verify_cached,
-        verify_session=runtime.sessions.verify,
-        failures=runtime.failed_auth,
-    )
-    if runtime.settings.access_log:
-        app.add_middleware(AccessLogMiddleware)
-    return app
+    api = FastAPI(title="tokenward", version="1", docs_url=None, redoc_url=None, lifespan=lifespan)
+    api.state.runtime = runtime
+    api.router.routes.extend(service_routes.routes)
+    api.include_router(tokens.router)
+    api.include_router(sessions.router)
+    api.include_router(admin.router)
+    openapi.install(api)
+    _install_error_handlers(api)
+    return api
 
 
 def _install_error_handlers(app: FastAPI) -> None:

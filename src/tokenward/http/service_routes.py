@@ -10,8 +10,7 @@ from starlette.routing import Route
 
 from tokenward.domain.errors import StoreUnavailable
 from tokenward.domain.tokens import TokenKind
-from tokenward.http import problems, views
-from tokenward.http.auth import principal_of
+from tokenward.http import views
 from tokenward.runtime import Runtime
 
 __all__ = ["routes"]
@@ -19,14 +18,6 @@ __all__ = ["routes"]
 
 def _json(body: object, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
-async def self_endpoint(request: Request) -> Response:
-    """``GET /v1/self``: is the presented token valid, and what is it? (promise P3)"""
-    principal = principal_of(request.scope)
-    if principal is None:
-        return problems.authentication_required()
-    return _json(views.self_view(principal))
 
 
 async def healthz(request: Request) -> Response:
@@ -92,7 +83,6 @@ async def policy(request: Request) -> Response:
 
 
 routes = [
-    Route("/v1/self", self_endpoint, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),

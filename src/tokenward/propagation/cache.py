@@ -85,7 +85,8 @@ class FreshCache:
                 if self._evict_for(event):
                     self._generation += 1
                 self.applied_seq = max(self.applied_seq, event.seq or 0)
-            self.confirmed_at = read_started
+            # Reads may finish out of order (the follower's and a committer's): keep the newest.
+            self.confirmed_at = max(self.confirmed_at or read_started, read_started)
 
     def lag(self) -> float | None:
         """Seconds since the last confirmation, or None if there never was one."""

@@ -72,6 +72,16 @@ class LogFollower:
         self.cache.apply(events, started)
         return len(events)
 
+    def committed(self, seq: int) -> None:
+        """This process just committed events up to ``seq``: apply them before its caller
+        answers, so the node that revoked refuses the token on the very next request."""
+        if self._thread is None or self.cache.applied_seq >= seq:
+            return
+        try:
+            self.catch_up()
+        except StoreUnavailable as error:
+            self._failed(error)  # the follower's own reads, or the bound, take over
+
     def _run(self) -> None:
         first = True
         while not self._stop.is_set():

@@ -1,0 +1,81 @@
+"""The outermost ASGI app: authentication for every request, then the hot path served as plain
+ASGI, everything else by the management API (FastAPI).
+
+``GET /v1/self`` is the route resource servers and scripts call most; on a fresh cache hit it
+runs without FastAPI's middleware, dependency resolution or response classes, and without
+leaving the event loop (ARCHITECTURE P6).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tokenward.http import problems, views
+from tokenward.http.access_log import redacted
+from tokenward.http.auth import principal_of
+
+__all__ = ["CrashGuard", "Edge", "self_endpoint"]
+
+log = logging.getLogger("tokenward.http")
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+_JSON = (b"content-type", b"application/json")
+
+
+async def self_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+    """``GET /v1/self``: is the presented credential valid, and what is it? (promise P3)"""
+    principal = principal_of(scope)
+    if principal is None:
+        await problems.authentication_required()(scope, receive, send)
+        return
+    body = orjson.dumps(views.self_view(principal))
+    headers = [_JSON, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Edge:
+    """Routes the hot path itself and hands everything else to ``api``."""
+
+    def __init__(self, api: ASGIApp, hot: dict[tuple[str, str], Handler]) -> None:
+        self.api = api
+        self.hot = hot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = (
+            self.hot.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
+        )
+        await (self.api if handler is None else handler)(scope, receive, send)
+
+
+class CrashGuard:
+    """Outermost: an exception that escapes every layer below becomes a 500 problem (unless an
+    answer was already sent), logged once and without the URL's secrets."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:  # answered (FastAPI's handler has logged it): nothing more to say
+                return
+            log.exception("unhandled error on %s %s", scope["method"], redacted(scope["path"]))
+            response = problems.problem(
+                500, "Internal server error", "Something went wrong on our side."
+            )
+            await response(scope, receive, send)
