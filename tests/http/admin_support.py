@@ -130,3 +130,11 @@ def check_insufficient_admin(response: Any, problem: ProblemCheck) -> None:
 
 def fields_of(body: dict[str, Any]) -> list[str]:
     return [error["field"] for error in body["errors"]]
+
+
+def only_failures_audited(rows: Rows, before: Rows) -> bool:
+    """Nothing changed but new ``admin.failed`` events (at least one): a failed admin action
+    is audited, and the state it would have changed stays as it was."""
+    new = [row for row in rows["events"] if row not in before["events"]]
+    audited = bool(new) and all("admin.failed" in row and "failed" in row for row in new)
+    return audited and except_events(rows) == except_events(before)

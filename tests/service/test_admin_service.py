@@ -96,7 +96,10 @@ def test_an_admin_key_created_without_a_lifetime_expires_after_7_days(
         runtime.tokens.verify(key.secret)
     with pytest.raises(InvalidInput) as caught:
         runtime.tokens.create(
-            root, NewToken(label="long", expires_in_days=366), by=ADMIN, kind=TokenKind.ADMIN
+            root,
+            NewToken(label="long", scopes=("admin",), expires_in_days=366),
+            by=ADMIN,
+            kind=TokenKind.ADMIN,
         )
     assert caught.value.field == "expires_in_days"
 
@@ -152,3 +155,21 @@ def test_audit_queries_filter_and_page_by_seq(runtime: Runtime) -> None:
     assert len(by_actor) == 6
     with pytest.raises(InvalidInput):
         runtime.audit.query(EventQuery(limit=0))
+
+
+def test_deactivating_twice_changes_nothing_the_second_time(runtime: Runtime) -> None:
+    make_user(runtime, "root", is_admin=True)
+    bob = make_user(runtime, "bob")
+    make_token(runtime, bob)
+    assert runtime.accounts.deactivate(bob.id, ADMIN).tokens_revoked == 1
+    again = runtime.accounts.deactivate(bob.id, ADMIN)
+    assert (again.tokens_revoked, again.sessions_ended) == (0, 0)
+    assert len(runtime.audit.query(EventQuery(type="user.deactivated"))) == 1
+
+
+def test_an_admin_key_needs_at_least_one_scope(runtime: Runtime) -> None:
+    root = make_user(runtime, "root", is_admin=True)
+    with pytest.raises(InvalidInput) as caught:
+        runtime.tokens.create(root, NewToken(label="none"), by=ADMIN, kind=TokenKind.ADMIN)
+    assert caught.value.field == "scopes"
+    assert runtime.tokens.list(None, kind=TokenKind.ADMIN).items == []

@@ -82,7 +82,9 @@ def test_secrets_are_stored_only_as_digests(runtime: Runtime, database_url: str)
 def test_lifetime_defaults_come_from_policy_per_kind(runtime: Runtime, clock: FakeClock) -> None:
     alice = make_user(runtime)
     user_token = runtime.tokens.create(alice, NewToken(label="u"), by=T)
-    admin_key = runtime.tokens.create(alice, NewToken(label="a"), by=T, kind=TokenKind.ADMIN)
+    admin_key = runtime.tokens.create(
+        alice, NewToken(label="a", scopes=("introspect",)), by=T, kind=TokenKind.ADMIN
+    )
     assert user_token.record.expires_at == clock.now() + timedelta(days=90)
     assert admin_key.record.expires_at == clock.now() + timedelta(days=7)
     assert admin_key.secret.startswith("twa_")

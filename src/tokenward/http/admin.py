@@ -213,7 +213,9 @@ def audit(
     every matching event after ``after`` as one JSON object a line."""
     query = EventQuery(after, limit, type, subject, actor)
     if "application/x-ndjson" in request.headers.get("accept", ""):
-        return StreamingResponse(_ndjson(rt, query), media_type="application/x-ndjson")
+        return StreamingResponse(
+            _ndjson(rt, query), media_type="application/x-ndjson", headers=_NO_STORE
+        )
     events = rt.audit.query(query)
     next_after = events[-1].seq if len(events) == limit else None
     return JSONResponse({"items": [views.event_view(e) for e in events], "next_after": next_after})

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -25,8 +26,8 @@ from tokenward.domain.errors import (
 )
 from tokenward.http import admin, openapi, problems, service_routes, sessions, tokens
 from tokenward.http.access_log import AccessLogMiddleware, redacted
-from tokenward.http.auth import AuthenticationMiddleware
-from tokenward.http.dependencies import AuthenticationRequired, caller_checks_of
+from tokenward.http.auth import AuthenticationMiddleware, principal_of
+from tokenward.http.dependencies import AuthenticationRequired, actor_of, caller_checks_of
 from tokenward.http.edge import CrashGuard, Edge, self_endpoint
 from tokenward.runtime import Runtime
 
@@ -86,12 +87,15 @@ def _management_api(runtime: Runtime) -> FastAPI:
 def _install_error_handlers(app: FastAPI) -> None:
     async def invalid_input(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, InvalidInput)  # noqa: S101 - registered for this type only
+        await _audit_admin_failure(request, f"{exc.field}: {exc.message}")
         return _unprocessable([{"field": exc.field, "message": exc.message}])
 
     async def not_found(request: Request, exc: Exception) -> Response:
+        await _audit_admin_failure(request, "not found")
         return problems.problem(404, "Not found", "No such resource.", slug="not-found")
 
     async def conflict(request: Request, exc: Exception) -> Response:
+        await _audit_admin_failure(request, str(exc))
         return problems.problem(409, "Conflict", str(exc), slug="conflict")
 
     async def unauthenticated(request: Request, exc: Exception) -> Response:
@@ -155,6 +159,19 @@ def _install_error_handlers(app: FastAPI) -> None:
         (Exception, crashed),
     ):
         app.add_exception_handler(kind, handler)
+
+
+async def _audit_admin_failure(request: Request, reason: str) -> None:
+    """Every failed admin action is audited (who tried what, from where, why); the state it
+    would have changed stays as it was."""
+    principal = principal_of(request.scope)
+    if principal is None or not request.url.path.startswith("/v1/admin/"):
+        return
+    runtime: Runtime = request.app.state.runtime
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    action = f"{request.method} {redacted(request.url.path)}"[:256]
+    by = actor_of(principal.actor, request)
+    await to_thread.run_sync(runtime.audit.failed, by, action, route, reason[:256])
 
 
 async def _validation_failed(request: Request, exc: Exception) -> Response:

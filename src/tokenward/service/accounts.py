@@ -112,7 +112,9 @@ class AccountService:
         self.by_id(user_id)  # a malformed id is not found, before any write
         with self.store.transaction() as tx:
             user = _found(tx.user_by_id(user_id))
-            if user.is_admin and user.status is UserStatus.ACTIVE and tx.count_active_admins() <= 1:
+            if user.status is UserStatus.DEACTIVATED:  # idempotent: nothing left to stop
+                return Deactivation(user, 0, 0, now + self.max_staleness)
+            if user.is_admin and tx.count_active_admins() <= 1:
                 raise Conflict("the last active admin cannot be deactivated")
             tx.set_user_status(user.id, UserStatus.DEACTIVATED)
             revoked = revoke_all_tokens_of(tx, user.id, now, by, "owner deactivated")

@@ -26,6 +26,12 @@ class AuditService:
         with self.store.transaction() as tx:
             return tx.events(query)
 
+    def failed(self, by: Actor, action: str, subject: str, reason: str) -> None:
+        """Record an admin action that failed (bad input, conflict, not found)."""
+        with self.store.transaction() as tx:
+            details = {"action": action, "reason": reason}
+            tx.append_event(by.event("admin.failed", self.clock.now(), subject, details, "failed"))
+
     def denied(self, by: Actor, action: str, subject: str, reason: str) -> None:
         """Record an admin action that was refused: who tried what, from where, and why."""
         with self.store.transaction() as tx:

@@ -129,6 +129,8 @@ class TokenService:
         self, kind: TokenKind, requested: tuple[str, ...], granted_by: Principal | None
     ) -> tuple[str, ...]:
         allowed = self.scopes_for(kind)
+        if kind is TokenKind.ADMIN and not requested:
+            raise InvalidInput("scopes", f"an admin key needs at least one of {sorted(allowed)}")
         for scope in requested:
             if scope not in allowed:
                 # Echo the name only if it is a well-formed one: never reflect arbitrary input.
