@@ -29,6 +29,7 @@ _B64TOKEN = re.compile(rb"[A-Za-z0-9\-._~+/]+=*")
 # RFC 9110 §5.6.2 token (an auth-scheme name)
 _SCHEME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _QUOTE_UNSAFE = re.compile(r'[\\"]')
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +74,7 @@ def read_credential(headers: Iterable[tuple[bytes, bytes]], query_string: bytes)
 def _classify(value: bytes) -> Credential:
     if len(value) > MAX_AUTHORIZATION_BYTES:
         return Malformed("the Authorization header is too long")
-    if any(b < 0x20 or b == 0x7F for b in value):
+    if _CONTROL.search(value):
         return Malformed("the Authorization header contains control characters")
     scheme, _, rest = value.strip(b" ").partition(b" ")
     if not _SCHEME.fullmatch(scheme):

@@ -20,7 +20,7 @@ from tokenward.domain.bearer import Absent, Bearer, Malformed, OtherScheme, read
 from tokenward.domain.errors import InvalidToken, RateLimited, StoreUnavailable
 from tokenward.domain.model import Principal
 from tokenward.http import problems
-from tokenward.http.views import rfc3339
+from tokenward.http.views import RENDERINGS
 from tokenward.ratelimit import FailureLimiter
 from tokenward.service.sessions import csrf_token_for
 
@@ -75,8 +75,7 @@ class AuthenticationMiddleware:
         if principal is None:
             await self.app(scope, receive, send)
             return
-        expires = principal.expires_at
-        value = b"never" if expires is None else rfc3339(expires).encode()
+        value = RENDERINGS.expires_header(principal)
 
         async def send_with_expiry(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenward.http import problems, views
@@ -31,7 +30,7 @@ async def self_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     if principal is None:
         await problems.authentication_required()(scope, receive, send)
         return
-    body = orjson.dumps(views.self_view(principal))
+    body = views.RENDERINGS.self_body(principal)
     headers = [_JSON, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})

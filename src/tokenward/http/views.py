@@ -5,12 +5,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from tokenward.domain.model import Event, Principal, TokenRecord, UserRecord
 from tokenward.domain.policy import Policy, policy_to_document
 from tokenward.domain.tokens import TokenKind
 from tokenward.service import CreatedToken, Revocation
 
-__all__ = ["created_view", "policy_view", "revocation_view", "rfc3339", "self_view", "token_view"]
+__all__ = [
+    "RENDERINGS",
+    "Renderings",
+    "created_view",
+    "policy_view",
+    "revocation_view",
+    "rfc3339",
+    "self_view",
+    "token_view",
+]
 
 
 _KIND_NAMES = {TokenKind.USER: "user_token", TokenKind.ADMIN: "admin_key"}
@@ -116,3 +127,36 @@ def event_view(event: Event) -> dict[str, Any]:
         "outcome": event.outcome,
         "details": event.details,
     }
+
+
+class Renderings:
+    """What the hot path derives from a principal, computed once per principal object.
+
+    A cached principal is the same object on every hit, so its ``/v1/self`` body and expiry
+    header need not be formatted again. Entries hold the principal itself, so an ``id`` is
+    never reused while its entry lives; the memo is bounded and simply starts over when full.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._memo: dict[int, tuple[Principal, bytes, bytes]] = {}
+
+    def expires_header(self, principal: Principal) -> bytes:
+        return self._of(principal)[1]
+
+    def self_body(self, principal: Principal) -> bytes:
+        return self._of(principal)[2]
+
+    def _of(self, principal: Principal) -> tuple[Principal, bytes, bytes]:
+        entry = self._memo.get(id(principal))
+        if entry is None or entry[0] is not principal:
+            expires = principal.expires_at
+            header = b"never" if expires is None else rfc3339(expires).encode()
+            entry = (principal, header, orjson.dumps(self_view(principal)))
+            if len(self._memo) >= self.capacity:
+                self._memo.clear()
+            self._memo[id(principal)] = entry
+        return entry
+
+
+RENDERINGS = Renderings()
