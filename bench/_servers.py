@@ -1,0 +1,128 @@
+"""The two servers under test, each a subprocess pinned to one core, always stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+__all__ = [
+    "ServerError",
+    "baseline_command",
+    "free_port",
+    "get_status",
+    "running",
+    "tokenward_command",
+]
+
+HOST = "127.0.0.1"
+BIN = Path(sys.executable).parent
+
+
+class ServerError(RuntimeError):
+    """A server did not come up, or died; the message carries the tail of its log."""
+
+
+def free_port() -> int:
+    """A port on loopback that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def tokenward_command(core: int, port: int) -> list[str]:
+    """``tokenward serve``, exactly as a user runs it: uvicorn, 1 worker, no access log."""
+    return _pinned(core, [str(BIN / "tokenward"), "serve", "--host", HOST, "--port", str(port)])
+
+
+def baseline_command(core: int, port: int) -> list[str]:
+    """uvicorn on the baseline app with the settings ``tokenward serve`` passes to uvicorn.run:
+    1 worker, access log off, log level info, loop and http implementation ``auto``."""
+    here = Path(__file__).parent
+    uvicorn = [sys.executable, "-m", "uvicorn", "baseline_app:app", "--app-dir", str(here)]
+    uvicorn += ["--host", HOST, "--port", str(port), "--workers", "1", "--no-access-log"]
+    uvicorn += ["--log-level", "info", "--loop", "auto", "--http", "auto"]
+    return _pinned(core, uvicorn)
+
+
+def _pinned(core: int, command: list[str]) -> list[str]:
+    return ["taskset", "-c", str(core), *command]
+
+
+@contextlib.contextmanager
+def running(
+    command: list[str], *, ready_url: str, log: Path, env: Mapping[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``command``, wait until ``ready_url`` answers 200, and stop it on the way out.
+
+    ``env`` replaces the environment when given; by default the command inherits ours.
+    """
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ if env is None else env),
+        )
+        try:
+            _wait_ready(process, ready_url, log)
+            yield process
+        finally:
+            _stop(process)
+    if process.returncode not in (0, -15):
+        # It died during the run rather than on our SIGTERM.
+        raise ServerError(f"{command[3]} exited {process.returncode}:\n{_tail(log)}")
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerError(f"server exited {process.returncode} on start:\n{_tail(log)}")
+        if _answers_ok(url):
+            return
+        time.sleep(0.1)
+    raise ServerError(f"server not ready at {url} after {timeout:.0f}s:\n{_tail(log)}")
+
+
+def _answers_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as answer:  # noqa: S310 - loopback URL
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def _tail(log: Path, lines: int = 30) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def get_status(url: str, headers: Mapping[str, str]) -> int:
+    """The status of one GET, 4xx and 5xx included."""
+    request = urllib.request.Request(url, headers=dict(headers))  # noqa: S310 - loopback URL
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 - loopback URL
+            status: int = answer.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
