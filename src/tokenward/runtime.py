@@ -10,6 +10,7 @@ from tokenward.passwords import PasswordHasher
 from tokenward.propagation.buses import Bus, LocalBus, PostgresBus, RedisBus
 from tokenward.propagation.cache import FreshCache
 from tokenward.propagation.follower import LogFollower
+from tokenward.propagation.receipts import Receipts
 from tokenward.ratelimit import FailureLimiter
 from tokenward.service import AccountService, TokenService
 from tokenward.service.audit import AuditService
@@ -39,6 +40,7 @@ class Runtime:
     failed_auth: FailureLimiter  # per client address, for presented credentials that fail
     cache: FreshCache
     follower: LogFollower
+    receipts: Receipts
 
     @classmethod
     def build(
@@ -59,7 +61,8 @@ class Runtime:
         logins = FailureLimiter(clock, settings.failed_logins_per_minute or _UNLIMITED, _MINUTE)
         cache = FreshCache(staleness.total_seconds(), settings.cache_capacity)
         bus, heartbeat = _bus(settings, store)
-        follower = LogFollower(store, cache, bus, heartbeat)
+        receipts = Receipts(store, clock, staleness)
+        follower = LogFollower(store, cache, bus, heartbeat, on_confirmed=receipts.confirmed)
         store.on_commit(follower.committed)  # this node first, before its caller answers
         store.on_commit(bus.publish)  # then the others
         return cls(
@@ -78,6 +81,7 @@ class Runtime:
             ),
             cache=cache,
             follower=follower,
+            receipts=receipts,
         )
 
     def migrate(self) -> None:

@@ -76,3 +76,19 @@ def test_a_second_use_is_answered_from_the_cache_without_a_store_lookup(
     assert "tokenward_cache_entries 1" in metrics
     assert "tokenward_propagation_fresh 1" in metrics
     assert "\ntokenward_propagation_lag_seconds 0." in metrics
+
+
+def test_a_revoke_with_wait_answers_once_the_live_nodes_applied_it(runtime: Runtime) -> None:
+    owner = make_user(runtime)
+    created = make_token(runtime, owner)
+    auth = {"Authorization": f"Bearer {created.secret}"}
+    with TestClient(create_app(runtime)) as client:
+        _until(lambda: len(runtime.receipts.live_nodes()) == 1)
+        answer = client.delete(f"/v1/tokens/{created.record.id}?wait=true", headers=auth)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["confirmed_by"] == [runtime.receipts.node_id]
+        assert body["pending"] == []
+        assert client.get("/v1/self", headers=auth).status_code == 401
+        plain = client.delete(f"/v1/tokens/{created.record.id}", headers=auth)
+    assert plain.status_code == 401  # the token revoked itself: it cannot act any more

@@ -184,3 +184,30 @@ class _Later:
 
     def now(self) -> object:
         return self.moment
+
+
+def test_a_waiting_revocation_lists_every_live_node_that_applied_it(node: Nodes) -> None:
+    a, b = node(), node()
+    owner = make_user(a)
+    created = make_token(a, owner)
+    _wait(lambda: len(a.receipts.live_nodes()) == 2, "both nodes should report themselves")
+    done = a.tokens.revoke(created.record.id, by=ADMIN, owner_id=owner.id)
+    settled = a.receipts.wait_for(done.seq, done.effective_by)
+    assert sorted(settled.confirmed) == sorted([a.receipts.node_id, b.receipts.node_id])
+    assert settled.pending == []
+    assert a.clock.now() < done.effective_by  # it did not need the whole bound
+
+
+def test_a_stuck_node_is_reported_pending_until_it_stops_counting_as_live(node: Nodes) -> None:
+    a, b = node(), node()
+    owner = make_user(a)
+    created = make_token(a, owner)
+    _wait(lambda: len(a.receipts.live_nodes()) == 2, "both nodes should report themselves")
+    b.follower.stop()  # b applies nothing more and stops reporting
+    done = a.tokens.revoke(created.record.id, by=ADMIN, owner_id=owner.id)
+    settled = a.receipts.wait_for(done.seq, a.clock.now() + timedelta(milliseconds=300))
+    assert settled.confirmed == [a.receipts.node_id]
+    assert settled.pending == [b.receipts.node_id]
+    # A node silent for max_staleness no longer serves from its cache, so it is not waited for.
+    _wait(lambda: len(a.receipts.live_nodes()) == 1, "b should drop out", limit=3)
+    assert a.receipts.wait_for(done.seq, done.effective_by).pending == []

@@ -16,6 +16,7 @@ from tokenward.domain.tokens import TokenKind
 __all__ = [
     "Actor",
     "Event",
+    "NodeRecord",
     "Principal",
     "SessionRecord",
     "TokenRecord",
@@ -146,6 +147,16 @@ class Event:
     seq: int | None = None
     user_agent: str | None = None
     outcome: str = "success"  # or "denied", "failed": failed admin actions are audited too
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeRecord:
+    """A serving process, as it last reported itself: the receipt for revocations."""
+
+    id: str
+    started_at: datetime
+    heartbeat_at: datetime
+    applied_seq: int
 
 
 @dataclasses.dataclass(frozen=True)

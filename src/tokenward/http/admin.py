@@ -100,16 +100,20 @@ def list_users(rt: Rt) -> dict[str, Any]:
 
 
 @router.post("/users/{user_id}/deactivate")
-def deactivate(user_id: str, request: Request, caller: Admin, rt: Rt) -> dict[str, Any]:
-    """Every token and session of the account stops; the count says how many tokens."""
+def deactivate(
+    user_id: str, request: Request, caller: Admin, rt: Rt, wait: bool = False
+) -> dict[str, Any]:
+    """Every token and session of the account stops; the count says how many tokens.
+    ``?wait=true`` answers once every live node has applied it."""
     done = rt.accounts.deactivate(user_id, actor_of(caller.actor, request))
-    return {
+    view = {
         "id": done.user.id,
         "status": done.user.status.value,
         "tokens_revoked": done.tokens_revoked,
         "sessions_ended": done.sessions_ended,
         "effective_by": views.rfc3339(done.effective_by),
     }
+    return views.settled_view(view, rt.receipts, done.seq, done.effective_by, wait)
 
 
 @router.post("/users/{user_id}/reactivate")
@@ -140,11 +144,15 @@ def list_tokens(
 
 
 @router.delete("/tokens/{token_id}")
-def revoke_token(token_id: str, request: Request, caller: Admin, rt: Rt) -> dict[str, Any]:
+def revoke_token(
+    token_id: str, request: Request, caller: Admin, rt: Rt, wait: bool = False
+) -> dict[str, Any]:
     done = rt.tokens.revoke(
         token_id, by=actor_of(caller.actor, request), owner_id=None, reason="admin"
     )
-    return views.revocation_view(done)
+    return views.settled_view(
+        views.revocation_view(done), rt.receipts, done.seq, done.effective_by, wait
+    )
 
 
 @router.post("/keys", status_code=201)
@@ -177,7 +185,9 @@ def list_keys(
 
 
 @router.delete("/keys/{key_id}")
-def revoke_key(key_id: str, request: Request, caller: Admin, rt: Rt) -> dict[str, Any]:
+def revoke_key(
+    key_id: str, request: Request, caller: Admin, rt: Rt, wait: bool = False
+) -> dict[str, Any]:
     done = rt.tokens.revoke(
         key_id,
         by=actor_of(caller.actor, request),
@@ -185,7 +195,9 @@ def revoke_key(key_id: str, request: Request, caller: Admin, rt: Rt) -> dict[str
         reason="admin",
         kind=TokenKind.ADMIN,
     )
-    return views.revocation_view(done)
+    return views.settled_view(
+        views.revocation_view(done), rt.receipts, done.seq, done.effective_by, wait
+    )
 
 
 @router.get("/policy")

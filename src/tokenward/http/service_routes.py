@@ -42,7 +42,14 @@ async def readyz(request: Request) -> Response:
             else f"propagation stale: last confirmed {lag_ms} ms ago"
         )
         return _json({"status": "unavailable", "reason": reason, "lag_ms": lag_ms}, 503)
-    return _json({"status": "ready", "lag_ms": lag_ms, "applied_seq": runtime.cache.applied_seq})
+    return _json(
+        {
+            "status": "ready",
+            "node": runtime.receipts.node_id,
+            "lag_ms": lag_ms,
+            "applied_seq": runtime.cache.applied_seq,
+        }
+    )
 
 
 async def metrics(request: Request) -> Response:

@@ -83,7 +83,12 @@ def get_token(token_id: str, caller: Reader, rt: Rt) -> dict[str, Any]:
 
 
 @router.delete("/{token_id}")
-def revoke_token(token_id: str, request: Request, caller: Writer, rt: Rt) -> dict[str, Any]:
-    """Revoke one of the caller's tokens. Idempotent; permanent."""
-    revocation = rt.tokens.revoke(token_id, by=_actor(caller, request), owner_id=caller.user.id)
-    return views.revocation_view(revocation)
+def revoke_token(
+    token_id: str, request: Request, caller: Writer, rt: Rt, wait: bool = False
+) -> dict[str, Any]:
+    """Revoke one of the caller's tokens. Idempotent; permanent. ``?wait=true`` answers once
+    every live node has applied it (or at ``effective_by``) and lists the nodes that did."""
+    done = rt.tokens.revoke(token_id, by=_actor(caller, request), owner_id=caller.user.id)
+    return views.settled_view(
+        views.revocation_view(done), rt.receipts, done.seq, done.effective_by, wait
+    )

@@ -10,6 +10,7 @@ import orjson
 from tokenward.domain.model import Event, Principal, TokenRecord, UserRecord
 from tokenward.domain.policy import Policy, policy_to_document
 from tokenward.domain.tokens import TokenKind
+from tokenward.propagation.receipts import Receipts
 from tokenward.service import CreatedToken, Revocation
 
 __all__ = [
@@ -72,6 +73,17 @@ def revocation_view(revocation: Revocation) -> dict[str, Any]:
         "revoked_at": _time(revocation.record.revoked_at),
         "effective_by": rfc3339(revocation.effective_by),
     }
+
+
+def settled_view(
+    view: dict[str, Any], receipts: Receipts, seq: int, effective_by: datetime, wait: bool
+) -> dict[str, Any]:
+    """With ``?wait=true``: wait until every live node has applied ``seq`` (or until
+    ``effective_by``, whichever comes first), and say which nodes confirmed."""
+    if not wait:
+        return view
+    settled = receipts.wait_for(seq, effective_by)
+    return {**view, "confirmed_by": settled.confirmed, "pending": settled.pending}
 
 
 def self_view(principal: Principal) -> dict[str, Any]:

@@ -121,9 +121,11 @@ class RedisBus:
                 pubsub.subscribe(CHANNEL)
                 self._pubsub = pubsub
             self._pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
-        except (redis.RedisError, OSError, ValueError) as error:  # ValueError: closed socket
-            if self._closed:
+        except Exception as error:
+            if self._closed:  # closed under our feet by stop(): whatever it raised, we are done
                 return
+            if not isinstance(error, redis.RedisError | OSError | ValueError):
+                raise
             log.warning("Redis bus lost (%s); reconnecting", type(error).__name__)
             self._pubsub = None
             self._pause.wait(min(timeout, _RETRY_PAUSE))

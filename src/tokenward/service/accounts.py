@@ -39,6 +39,7 @@ class Deactivation:
     tokens_revoked: int
     sessions_ended: int
     effective_by: datetime
+    seq: int  # the event log position every node must reach to have applied it
 
 
 class AccountService:
@@ -113,7 +114,7 @@ class AccountService:
         with self.store.transaction() as tx:
             user = _found(tx.user_by_id(user_id))
             if user.status is UserStatus.DEACTIVATED:  # idempotent: nothing left to stop
-                return Deactivation(user, 0, 0, now + self.max_staleness)
+                return Deactivation(user, 0, 0, now + self.max_staleness, self.store.max_seq())
             if user.is_admin and tx.count_active_admins() <= 1:
                 raise Conflict("the last active admin cannot be deactivated")
             tx.set_user_status(user.id, UserStatus.DEACTIVATED)
@@ -126,9 +127,9 @@ class AccountService:
                 "token_ids": revoked,
                 "session_ids": ended,
             }
-            tx.append_event(by.event("user.deactivated", now, user.id, details))
+            seq = tx.append_event(by.event("user.deactivated", now, user.id, details))
         user = dataclasses.replace(user, status=UserStatus.DEACTIVATED)
-        return Deactivation(user, len(revoked), len(ended), now + self.max_staleness)
+        return Deactivation(user, len(revoked), len(ended), now + self.max_staleness, seq)
 
     def reactivate(self, user_id: str, by: Actor) -> UserRecord:
         """Let the user log in again. Revoked tokens stay revoked."""

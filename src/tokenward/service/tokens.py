@@ -59,6 +59,7 @@ class TokenPage:
 class Revocation:
     record: TokenRecord
     effective_by: datetime  # every node refuses the token from this moment on
+    seq: int  # the event log position every node must reach to have applied it
 
 
 class TokenService:
@@ -187,8 +188,11 @@ class TokenService:
             if kind is not None and record.kind is not kind:
                 raise NotFound("no such token")
             record = revoke_in(tx, record, now, by, reason)
+            seq = tx.last_seq
         assert record.revoked_at is not None  # noqa: S101 - set by revoke_in or earlier
-        return Revocation(record, record.revoked_at + self.max_staleness)
+        # Revoked earlier: its event is somewhere before the log's current end.
+        seq = seq or self.store.max_seq()
+        return Revocation(record, record.revoked_at + self.max_staleness, seq)
 
     def verify(self, presented: str) -> Principal:
         """The principal behind a presented secret, or :class:`InvalidToken`.

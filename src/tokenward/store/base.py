@@ -10,6 +10,7 @@ from typing import Protocol
 
 from tokenward.domain.model import (
     Event,
+    NodeRecord,
     SessionRecord,
     TokenRecord,
     TokenStatus,
@@ -46,6 +47,8 @@ class EventQuery:
 
 class StoreTransaction(Protocol):
     """Reads and writes inside one transaction; all of it commits or none of it does."""
+
+    last_seq: int  # the seq of the newest event appended in this transaction, 0 if none
 
     def add_user(self, user: UserRecord) -> None:
         """Insert a user; raise :class:`~tokenward.domain.errors.Conflict` if the name is taken."""
@@ -110,6 +113,14 @@ class Store(Protocol):
         ...
 
     def events_after(self, seq: int, limit: int = 100) -> list[Event]: ...
+
+    def report_node(self, node: NodeRecord) -> None:
+        """Insert or update a node's row (its watermark and heartbeat)."""
+        ...
+
+    def nodes_seen_since(self, moment: datetime) -> list[NodeRecord]:
+        """Nodes whose last heartbeat is at or after ``moment``."""
+        ...
 
     def max_seq(self) -> int:
         """The ``seq`` of the newest event, 0 for an empty log."""

@@ -11,6 +11,7 @@ from datetime import datetime
 from tokenward.domain.errors import Conflict
 from tokenward.domain.model import (
     Event,
+    NodeRecord,
     SessionRecord,
     TokenRecord,
     TokenStatus,
@@ -43,6 +44,7 @@ class _State:
 class _MemoryTransaction:
     def __init__(self, state: _State) -> None:
         self.state = state
+        self.last_seq = 0
 
     def add_user(self, user: UserRecord) -> None:
         if self.user_by_name(user.username) is not None:
@@ -88,6 +90,7 @@ class _MemoryTransaction:
     def append_event(self, event: Event) -> int:
         seq = len(self.state.events) + 1
         self.state.events.append(dataclasses.replace(event, seq=seq))
+        self.last_seq = seq
         return seq
 
     def set_user_status(self, user_id: str, status: UserStatus) -> None:
@@ -146,6 +149,7 @@ class MemoryStore:
         self._state = _State()
         self._lock = threading.Lock()
         self._listeners: list[Callable[[int], None]] = []
+        self._nodes: dict[str, NodeRecord] = {}
 
     @contextmanager
     def transaction(self) -> Iterator[_MemoryTransaction]:
@@ -157,6 +161,15 @@ class MemoryStore:
         if len(self._state.events) > before:
             for listener in self._listeners:
                 listener(len(self._state.events))
+
+    def report_node(self, node: NodeRecord) -> None:
+        with self._lock:
+            self._nodes[node.id] = node
+
+    def nodes_seen_since(self, moment: datetime) -> list[NodeRecord]:
+        return sorted(
+            (n for n in self._nodes.values() if n.heartbeat_at >= moment), key=lambda n: n.id
+        )
 
     def max_seq(self) -> int:
         return len(self._state.events)

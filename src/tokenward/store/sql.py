@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from tokenward.domain.errors import Conflict, InvalidInput, StoreUnavailable
 from tokenward.domain.model import (
     Event,
+    NodeRecord,
     SessionRecord,
     TokenRecord,
     TokenStatus,
@@ -22,7 +24,7 @@ from tokenward.domain.model import (
 )
 from tokenward.domain.tokens import TokenKind
 from tokenward.store.base import EventQuery, TokenQuery
-from tokenward.store.tables import events, policy, sessions, tokens, users
+from tokenward.store.tables import events, nodes, policy, sessions, tokens, users
 
 __all__ = ["SqlStore", "create_engines", "psycopg_dsn"]
 
@@ -340,6 +342,27 @@ class SqlStore:
         stmt = events.select().where(events.c.seq > seq).order_by(events.c.seq).limit(limit)
         with self.reader.connect() as conn:
             return [_event(row) for row in conn.execute(stmt)]
+
+    def report_node(self, node: NodeRecord) -> None:
+        values = {"heartbeat_at": node.heartbeat_at, "applied_seq": node.applied_seq}
+        try:
+            with self.writer.begin() as conn:
+                updated = conn.execute(nodes.update().where(nodes.c.id == node.id).values(**values))
+                if updated.rowcount == 0:
+                    conn.execute(nodes.insert().values(**_asdict(node)))
+        except sa.exc.OperationalError as error:
+            raise StoreUnavailable(type(error.orig).__name__) from error
+
+    def nodes_seen_since(self, moment: datetime) -> list[NodeRecord]:
+        stmt = nodes.select().where(nodes.c.heartbeat_at >= moment).order_by(nodes.c.id)
+        try:
+            with self.reader.connect() as conn:
+                return [
+                    NodeRecord(r.id, r.started_at, r.heartbeat_at, int(r.applied_seq))
+                    for r in conn.execute(stmt)
+                ]
+        except sa.exc.OperationalError as error:
+            raise StoreUnavailable(type(error.orig).__name__) from error
 
     def max_seq(self) -> int:
         stmt = sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0))

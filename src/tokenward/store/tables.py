@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -21,7 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
-__all__ = ["events", "metadata", "policy", "sessions", "tokens", "users"]
+__all__ = ["events", "metadata", "nodes", "policy", "sessions", "tokens", "users"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -107,6 +108,17 @@ sessions = Table(
     Column("user_agent", String(256), nullable=True),
     Column("revoked_at", UTCDateTime, nullable=True),
     Index("ix_sessions_user", "user_id"),
+)
+
+# One row a serving process: how far it has applied the event log, and when it last said so.
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("id", String(96), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False),
+    Column("applied_seq", BigInteger, nullable=False),
+    Index("ix_nodes_heartbeat", "heartbeat_at"),
 )
 
 # One row (id = 1): the organisation's policy as a JSON document, edited by admins.
