@@ -24,7 +24,7 @@ from tokenward.domain.errors import (
     RateLimited,
     StoreUnavailable,
 )
-from tokenward.http import admin, openapi, problems, service_routes, sessions, tokens
+from tokenward.http import admin, oauth, openapi, problems, service_routes, sessions, tokens
 from tokenward.http.access_log import AccessLogMiddleware, redacted
 from tokenward.http.auth import AuthenticationMiddleware, principal_of
 from tokenward.http.dependencies import AuthenticationRequired, actor_of, caller_checks_of
@@ -39,7 +39,14 @@ log = logging.getLogger("tokenward.http")
 def create_app(runtime: Runtime) -> TokenwardApp:
     """The whole HTTP API over ``runtime``'s services."""
     api = _management_api(runtime)
-    edge = Edge(api, {("GET", "/v1/self"): self_endpoint})
+    edge = Edge(
+        api,
+        {
+            ("GET", "/v1/self"): self_endpoint,
+            ("POST", "/v1/introspect"): oauth.introspection(runtime),
+            ("POST", "/v1/revoke"): oauth.revocation(runtime),
+        },
+    )
     app: ASGIApp = AuthenticationMiddleware(
         edge,
         verify_digest=runtime.tokens.verify_digest,

@@ -36,6 +36,29 @@ _PLAIN_ROUTES: dict[str, dict[str, Any]] = {
             "responses": {"200": _json("The policy"), "401": _PROBLEM},
         }
     },
+    "/v1/introspect": {
+        "post": {
+            "summary": "RFC 7662 token introspection (scope introspect)",
+            "security": _BEARER,
+            "requestBody": {"content": {"application/x-www-form-urlencoded": {}}},
+            "responses": {
+                "200": _json("{active: true, …} or {active: false}"),
+                "400": _json("RFC 6749 error"),
+                "401": _PROBLEM,
+                "403": _PROBLEM,
+            },
+        }
+    },
+    "/v1/revoke": {
+        "post": {
+            "summary": "RFC 7009 revocation: possession of the token suffices",
+            "requestBody": {"content": {"application/x-www-form-urlencoded": {}}},
+            "responses": {
+                "200": {"description": "Revoked, or nothing to revoke"},
+                "400": _json("RFC 6749 error"),
+            },
+        }
+    },
     "/healthz": {"get": {"summary": "The process is up", "responses": {"200": _json("Up")}}},
     "/metrics": {
         "get": {

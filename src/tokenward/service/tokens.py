@@ -194,6 +194,20 @@ class TokenService:
         seq = seq or self.store.max_seq()
         return Revocation(record, record.revoked_at + self.max_staleness, seq)
 
+    def revoke_presented(self, presented: str, by: Actor) -> None:
+        """Revoke the token whose secret is ``presented`` (RFC 7009: possession suffices).
+        Malformed, unknown and already dead tokens change nothing, and the caller cannot tell
+        which it was."""
+        if token_format.parse(presented) is None:
+            return
+        found = self.store.principal_by_digest(token_format.digest(presented))
+        if found is None:
+            return
+        with self.store.transaction() as tx:
+            record = tx.token_by_id(found[0].id)
+            if record is not None:
+                revoke_in(tx, record, self.clock.now(), by, "rfc7009")
+
     def verify(self, presented: str) -> Principal:
         """The principal behind a presented secret, or :class:`InvalidToken`.
 
