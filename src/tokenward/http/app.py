@@ -24,7 +24,7 @@ from tokenward.domain.errors import (
     RateLimited,
     StoreUnavailable,
 )
-from tokenward.http import admin, oauth, openapi, problems, service_routes, sessions, tokens
+from tokenward.http import admin, events, oauth, openapi, problems, service_routes, sessions, tokens
 from tokenward.http.access_log import AccessLogMiddleware, redacted
 from tokenward.http.auth import AuthenticationMiddleware, principal_of
 from tokenward.http.dependencies import AuthenticationRequired, actor_of, caller_checks_of
@@ -45,6 +45,7 @@ def create_app(runtime: Runtime) -> TokenwardApp:
             ("GET", "/v1/self"): self_endpoint,
             ("POST", "/v1/introspect"): oauth.introspection(runtime),
             ("POST", "/v1/revoke"): oauth.revocation(runtime),
+            ("GET", "/v1/events"): events.event_stream(runtime),
         },
     )
     app: ASGIApp = AuthenticationMiddleware(
