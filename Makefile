@@ -19,8 +19,8 @@ serve: $(STAMP)  ## install, then run the server on SQLite (./tokenward.db) at 1
 test: lint typecheck unit  ## install, then run every check and test
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check src tests bench
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check src tests bench examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

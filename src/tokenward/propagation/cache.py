@@ -13,22 +13,31 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
 
 from tokenward.domain.model import Event, Principal
 
-__all__ = ["FreshCache"]
+__all__ = ["FreshCache", "GuardedCache"]
+
+V = TypeVar("V")
 
 # User events that cannot make a verified token invalid; any other user event evicts them all.
 _HARMLESS_USER_EVENTS = frozenset({"user.created", "user.reactivated"})
 
 
-class FreshCache:
+class GuardedCache(Generic[V]):
+    """The guarded cache over any value; ``owner_of`` names the user a value belongs to, so
+    that a user event evicts all of that user's entries. Standard library only: the
+    resource-server SDK uses it too."""
+
     def __init__(
         self,
         max_staleness: float,
-        capacity: int = 100_000,
-        monotonic: Callable[[], float] = time.monotonic,
+        capacity: int,
+        monotonic: Callable[[], float],
+        owner_of: Callable[[V], str],
     ) -> None:
+        self.owner_of = owner_of
         self.max_staleness = max_staleness
         self.capacity = capacity
         self.monotonic = monotonic
@@ -37,13 +46,13 @@ class FreshCache:
         self.hits = 0
         self.misses = 0
         self._generation = 0
-        self._entries: OrderedDict[str, Principal] = OrderedDict()
+        self._entries: OrderedDict[str, V] = OrderedDict()
         self._by_user: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
     # -- the verify path -------------------------------------------------------------------
 
-    def get(self, digest: str) -> Principal | None:
+    def get(self, digest: str) -> V | None:
         """The cached principal for ``digest`` if the node is fresh; expiry is the caller's."""
         with self._lock:
             if not self._fresh():
@@ -62,7 +71,7 @@ class FreshCache:
         """Read before a store lookup; hand it back to :meth:`fill`."""
         return self._generation
 
-    def fill(self, digest: str, principal: Principal, generation: int) -> bool:
+    def fill(self, digest: str, principal: V, generation: int) -> bool:
         """Cache a principal read from the store, unless an event was applied since
         ``generation`` was read (it may have invalidated what the read saw)."""
         with self._lock:
@@ -70,23 +79,44 @@ class FreshCache:
                 return False
             self._entries[digest] = principal
             self._entries.move_to_end(digest)
-            self._by_user.setdefault(principal.user.id, set()).add(digest)
+            self._by_user.setdefault(self.owner_of(principal), set()).add(digest)
             while len(self._entries) > self.capacity:
                 self._forget(next(iter(self._entries)))
             return True
 
     # -- the follower's side ---------------------------------------------------------------
 
-    def apply(self, events: Iterable[Event], read_started: float) -> None:
+    def apply(self, events: Iterable[Event], read_started: float | None) -> None:
         """Apply events read from the log by a read that started at ``read_started``
-        (monotonic): evict what they invalidate, then confirm freshness as of that start."""
+        (monotonic): evict what they invalidate, then confirm freshness as of that start
+        (``None``: evict only, confirm nothing)."""
         with self._lock:
             for event in events:
                 if self._evict_for(event):
                     self._generation += 1
                 self.applied_seq = max(self.applied_seq, event.seq or 0)
-            # Reads may finish out of order (the follower's and a committer's): keep the newest.
-            self.confirmed_at = max(self.confirmed_at or read_started, read_started)
+            if read_started is not None:
+                # Reads may finish out of order (the follower's and a committer's): keep the
+                # newest confirmation.
+                self.confirmed_at = max(self.confirmed_at or read_started, read_started)
+
+    def refuse_pending_fills(self) -> None:
+        """Make every fill whose read began before now fail: for a feed that (re)starts and
+        cannot vouch for what happened before it."""
+        with self._lock:
+            self._generation += 1
+
+    def skip_to(self, seq: int) -> None:
+        """Follow from ``seq`` on without applying the events up to it (a node starting at the
+        end of the log). Those events may invalidate anything: forget every entry, and refuse
+        fills whose store read began before the skip (no resurrection)."""
+        with self._lock:
+            if seq <= self.applied_seq:
+                return
+            self.applied_seq = seq
+            self._generation += 1
+            self._entries.clear()
+            self._by_user.clear()
 
     def lag(self) -> float | None:
         """Seconds since the last confirmation, or None if there never was one."""
@@ -117,10 +147,27 @@ class FreshCache:
         return bool(digests)
 
     def _forget(self, digest: str) -> None:
-        principal = self._entries.pop(digest, None)
-        if principal is not None:
-            owned = self._by_user.get(principal.user.id)
+        value = self._entries.pop(digest, None)
+        if value is not None:
+            owner = self.owner_of(value)
+            owned = self._by_user.get(owner)
             if owned is not None:
                 owned.discard(digest)
                 if not owned:
-                    del self._by_user[principal.user.id]
+                    del self._by_user[owner]
+
+
+class FreshCache(GuardedCache[Principal]):
+    """The node's cache of verified tokens."""
+
+    def __init__(
+        self,
+        max_staleness: float,
+        capacity: int = 100_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(max_staleness, capacity, monotonic, _owner)
+
+
+def _owner(principal: Principal) -> str:
+    return principal.user.id
