@@ -9,6 +9,7 @@ cannot happen); ``503`` when validity cannot be proven. Anonymous requests pass 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -54,7 +55,13 @@ class TokenwardMiddleware:
             await _answer(send, _answers.missing(self.realm))
             return
         try:
-            caller = await self.verifier.averify(credential.token)
+            # A fresh cache hit is answered here, without a coroutine or any I/O.
+            checked = self.verifier.check_cached(credential.token)
+            if isinstance(checked, Caller):
+                caller = checked
+            else:
+                self.verifier.start()
+                caller = await self.verifier.aintrospect(credential.token, checked)
         except InvalidToken as error:
             await _answer(send, _answers.invalid_token(self.realm, error.reason))
             return
@@ -66,8 +73,7 @@ class TokenwardMiddleware:
 
 
 def _with_expiry(send: Send, caller: Caller) -> Send:
-    expires = caller.expires_at
-    value = b"never" if expires is None else expires.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    value = _expiry_header(caller)
 
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -76,6 +82,22 @@ def _with_expiry(send: Send, caller: Caller) -> Send:
         await send(message)
 
     return sending
+
+
+_EXPIRY_MEMO: dict[str, tuple[datetime | None, bytes]] = {}
+
+
+def _expiry_header(caller: Caller) -> bytes:
+    """``Tokenward-Token-Expires`` for a caller, formatted once per token."""
+    memo = _EXPIRY_MEMO.get(caller.token_id)
+    if memo is not None and memo[0] == caller.expires_at:
+        return memo[1]
+    expires = caller.expires_at
+    value = b"never" if expires is None else expires.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    if len(_EXPIRY_MEMO) > 10_000:
+        _EXPIRY_MEMO.clear()
+    _EXPIRY_MEMO[caller.token_id] = (expires, value)
+    return value
 
 
 async def _answer(send: Send, answer: _answers.Answer) -> None:

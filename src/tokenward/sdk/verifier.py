@@ -75,6 +75,8 @@ class RemoteVerifier:
     def start(self) -> None:
         """Follow the server's event stream (idempotent); until the first heartbeat the cache
         serves nothing and every token is introspected."""
+        if self._thread is not None:  # the usual case, without taking the lock
+            return
         with self._lock:
             if self._thread is None:
                 self._stop.clear()
@@ -123,6 +125,11 @@ class RemoteVerifier:
         checked = self.check_cached(token)
         if isinstance(checked, Caller):
             return checked
+        return await self.aintrospect(token, checked)
+
+    async def aintrospect(self, token: str, digest: str) -> Caller:
+        """Ask the server about a token the cache does not hold (``digest`` is its digest)."""
+        checked = digest
         generation = self.cache.generation
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
