@@ -34,3 +34,19 @@ def test_service_and_store_exports() -> None:
 
 def test_package_ships_a_py_typed_marker() -> None:
     assert (Path(tokenward.__file__).parent / "py.typed").exists()
+
+
+def test_the_sdk_exports_the_client_middleware_and_errors() -> None:
+    import tokenward.sdk as sdk
+
+    for name in sdk.__all__:
+        assert getattr(sdk, name) is not None
+    assert {
+        "Client",
+        "AsyncClient",
+        "RemoteVerifier",
+        "TokenwardMiddleware",
+        "TokenwardWSGIMiddleware",
+        "require_token",
+        "optional_token",
+    } <= set(sdk.__all__)
