@@ -13,7 +13,7 @@ from types import TracebackType
 __all__ = ["TcpProxy"]
 
 _CHUNK = 64 * 1024
-_TICK = 0.05  # seconds: how often the accepting thread looks at its stop flag
+_TICK = 0.05  # seconds: how often a waiting thread looks at the stop flag
 
 
 class TcpProxy:
@@ -21,9 +21,10 @@ class TcpProxy:
     :meth:`restore`.
 
     ``"refuse"`` (the database's host is down): every forwarded connection is reset, and so is
-    each new one as soon as it is accepted. ``"blackhole"`` (packets are lost): nothing is
-    reset, but nothing gets through either way; new connections are accepted and never answered.
-    A restore resets what was blackholed, since bytes were lost on it.
+    each new one as soon as it is accepted. ``"blackhole"`` (a network partition): nothing is
+    reset and nothing gets through, either way; new connections are accepted and left
+    unanswered. A restore after a black hole lets the held bytes and connections through, as
+    TCP does when a partition heals.
     """
 
     def __init__(self, upstream: tuple[str, int]) -> None:
@@ -37,6 +38,8 @@ class TcpProxy:
         self._held: list[socket.socket] = []  # connections swallowed by a black hole
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self._flowing = threading.Event()  # clear while a black hole holds every byte
+        self._flowing.set()
         self._acceptor = threading.Thread(target=self._accept, name="proxy-accept", daemon=True)
         self._acceptor.start()
 
@@ -45,29 +48,37 @@ class TcpProxy:
         assert mode in ("refuse", "blackhole")
         with self._lock:
             self._mode = mode
+            if mode == "blackhole":
+                self._flowing.clear()
+            else:
+                self._flowing.set()  # held bytes meet the reset
             doomed = list(self._open) if mode == "refuse" else []
         for sock in doomed:
             _reset(sock)
 
     def restore(self) -> None:
-        """Forward new connections again; the ones cut stay cut, as after a real outage."""
+        """Forward again: new connections, and those a black hole was holding."""
         with self._lock:
-            blackholed = self._mode == "blackhole"
             self._mode = "open"
-            doomed = [*self._held, *(self._open if blackholed else ())]
+            self._flowing.set()
             held, self._held = self._held, []
-        for sock in doomed:
-            _reset(sock)
-        for sock in held:
-            sock.close()
+        for client in held:
+            self._forward(client)
 
     def close(self) -> None:
+        """Stop forwarding and close every socket."""
         self._stop.set()
         self._acceptor.join(timeout=5)
+        with self._lock:
+            held, self._held = self._held, []
+        for sock in held:
+            _reset(sock)
+            sock.close()
         self.cut()
-        for thread in self._threads:
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
             thread.join(timeout=5)
-        self.restore()
         self._listener.close()
 
     def __enter__(self) -> TcpProxy:
@@ -109,13 +120,20 @@ class TcpProxy:
             client.close()
             return
         server.settimeout(None)
-        with self._lock:
-            self._open.update((client, server))
         thread = threading.Thread(
             target=self._pump, args=(client, server), name="proxy-pump", daemon=True
         )
-        self._threads = [t for t in self._threads if t.is_alive()]
-        self._threads.append(thread)
+        with self._lock:
+            cut_meanwhile = self._mode != "open"
+            if not cut_meanwhile:
+                self._open.update((client, server))
+                self._threads = [t for t in self._threads if t.is_alive()]
+                self._threads.append(thread)
+        if cut_meanwhile:
+            for sock in (client, server):
+                _reset(sock)
+                sock.close()
+            return
         thread.start()
 
     def _pump(self, client: socket.socket, server: socket.socket) -> None:
@@ -128,11 +146,14 @@ class TcpProxy:
                 while True:
                     for key, _ in selector.select():
                         source: socket.socket = key.fileobj  # type: ignore[assignment]
+                        # Partitioned: leave the bytes unread until the link heals.
+                        while not self._flowing.wait(_TICK):
+                            if self._stop.is_set():
+                                return
                         data = source.recv(_CHUNK)
                         if not data:
                             return
-                        if self._mode == "open":  # a black hole swallows what it gets
-                            peer[source].sendall(data)
+                        peer[source].sendall(data)
             except OSError:
                 return
             finally:

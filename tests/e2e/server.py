@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import http.client
 import json
@@ -11,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,19 +57,24 @@ class Server:
     name: str
 
     @classmethod
-    def start(cls, cwd: Path, env: Mapping[str, str], name: str = "server") -> Server:
+    def start(
+        cls, cwd: Path, env: Mapping[str, str], name: str = "server", args: Sequence[str] = ()
+    ) -> Server:
+        """Start ``tokenward serve`` (plus ``args``) in a process group of its own, so that
+        :meth:`stop` also ends any worker processes it forks."""
         port = free_port()
         with (
             (cwd / f"{name}.stdout").open("wb") as out,
             (cwd / f"{name}.stderr").open("wb") as err,
         ):
             process = subprocess.Popen(
-                [str(TOKENWARD), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                [str(TOKENWARD), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
                 cwd=cwd,
                 env=dict(env),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
+                start_new_session=True,
             )
         return cls(cwd, dict(env), port, process, name)
 
@@ -87,7 +93,8 @@ class Server:
         raise AssertionError(f"server not ready within {READY_WITHIN}s:\n{self.output}")
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it lingers; always reaps the process."""
+        """SIGTERM, then SIGKILL if it lingers; always reaps the process, and kills whatever
+        is left of its process group (workers orphaned by a killed parent)."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -95,6 +102,13 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(STOP_WITHIN)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would; reaps the process."""
+        self.process.kill()
+        self.process.wait(STOP_WITHIN)
 
     @property
     def stdout(self) -> str:

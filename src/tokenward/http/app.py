@@ -54,6 +54,7 @@ def create_app(runtime: Runtime) -> TokenwardApp:
         verify_cached=runtime.tokens.verify_cached,
         verify_session=runtime.sessions.verify,
         failures=runtime.failed_auth,
+        lookup_timeout=max(1.0, runtime.settings.max_staleness.total_seconds()),
     )
     if runtime.settings.access_log:
         app = AccessLogMiddleware(app)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 
+import anyio
 from anyio import to_thread
 from starlette.requests import cookie_parser
 from starlette.responses import Response
@@ -55,12 +56,14 @@ class AuthenticationMiddleware:
         verify_cached: Callable[[str], Principal | str],
         verify_session: Callable[[str], Principal],
         failures: FailureLimiter,
+        lookup_timeout: float = 1.0,
     ) -> None:
         self.app = app
         self.verify_digest = verify_digest
         self.verify_cached = verify_cached
         self.verify_session = verify_session
         self.failures = failures
+        self.lookup_timeout = lookup_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,13 +113,22 @@ class AuthenticationMiddleware:
             # A fresh cache hit stays on the event loop; only a miss goes to a thread.
             checked = self.verify_cached(credential.token)
             if not isinstance(checked, Principal):
-                checked = await to_thread.run_sync(self.verify_digest, checked)
+                checked = await self._lookup(self.verify_digest, checked)
             scope[PRINCIPAL] = checked
         except InvalidToken as error:
             return self._failed(_client(scope), error)
         except StoreUnavailable:
             return _unavailable()
         return None
+
+    async def _lookup(self, verify: Callable[[str], Principal], value: str) -> Principal:
+        """Run a store lookup off the loop, failing closed if the store does not answer in
+        time (a partitioned network hangs rather than refuses)."""
+        try:
+            with anyio.fail_after(self.lookup_timeout):
+                return await to_thread.run_sync(verify, value, abandon_on_cancel=True)
+        except TimeoutError:
+            raise StoreUnavailable("the store did not answer in time") from None
 
     def _failed(self, client: str, error: InvalidToken) -> Response:
         """401, or 429 once the address has failed too often. Counted only on failure, so a
@@ -134,7 +146,7 @@ class AuthenticationMiddleware:
         if secret is None:
             return None
         try:
-            principal = await to_thread.run_sync(self.verify_session, secret)
+            principal = await self._lookup(self.verify_session, secret)
         except InvalidToken:
             return None  # a stale cookie is not a presented API credential: anonymous
         except StoreUnavailable:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import orjson
 from anyio import to_thread
 from starlette.requests import Request
@@ -31,7 +32,11 @@ async def readyz(request: Request) -> Response:
     lag = runtime.cache.lag()
     lag_ms = None if lag is None else round(lag * 1000, 1)
     try:
-        await to_thread.run_sync(runtime.store.ping)
+        with anyio.fail_after(1.0):
+            await to_thread.run_sync(runtime.store.ping, abandon_on_cancel=True)
+    except TimeoutError:
+        reason = "store unreachable: no answer within 1 s"
+        return _json({"status": "unavailable", "reason": reason, "lag_ms": lag_ms}, 503)
     except StoreUnavailable as error:
         reason = f"store unreachable: {error}"
         return _json({"status": "unavailable", "reason": reason, "lag_ms": lag_ms}, 503)

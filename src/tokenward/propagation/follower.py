@@ -87,7 +87,7 @@ class LogFollower:
         while not self._stop.is_set():
             try:
                 if first:
-                    self.cache.applied_seq = max(self.cache.applied_seq, self.store.max_seq())
+                    self.cache.skip_to(self.store.max_seq())
                     first = False
                 self.catch_up()
                 if self.on_confirmed is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -27,6 +28,8 @@ from tokenward.store.base import EventQuery, TokenQuery
 from tokenward.store.tables import events, nodes, policy, sessions, tokens, users
 
 __all__ = ["SqlStore", "create_engines", "psycopg_dsn"]
+
+log = logging.getLogger("tokenward.store")
 
 _EVENT_LOCK = 0x746B7764  # "tkwd": the advisory lock that orders event appends
 CHANNEL = "tokenward_events"  # the PostgreSQL NOTIFY channel of new events
@@ -69,11 +72,24 @@ def _sqlite_pragmas(engine: Engine, *, immediate: bool) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# A database that stops answering (a partition, not a refusal) must turn into StoreUnavailable
+# within about the bound, so that requests fail closed with 503 instead of hanging: bounded
+# connection set-up, keepalives, and a limit on unacknowledged data (libpq parameters).
+_PG_NETWORK = {
+    "connect_timeout": 2,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 1,
+    "keepalives_count": 2,
+    "tcp_user_timeout": 1000,
+}
+
+
 def create_engines(url: str) -> tuple[Engine, Engine]:
     """Return (writer, reader) engines for ``url``; the same engine twice where that is fine."""
     url = _normalise_url(url)
     if not url.startswith("sqlite"):
-        engine = sa.create_engine(url, pool_pre_ping=True)
+        engine = sa.create_engine(url, pool_pre_ping=True, connect_args=_PG_NETWORK)
         return engine, engine
     writer, reader = sa.create_engine(url), sa.create_engine(url)
     _sqlite_pragmas(writer, immediate=True)
@@ -308,8 +324,7 @@ class SqlStore:
                 tx = _SqlTransaction(conn)
                 yield tx
             if tx.last_seq:
-                for listener in self._listeners:
-                    listener(tx.last_seq)
+                self._committed(tx.last_seq)
         except sa.exc.IntegrityError as error:
             raise Conflict("the change clashes with stored data") from error
         except sa.exc.DataError as error:
@@ -340,8 +355,11 @@ class SqlStore:
 
     def events_after(self, seq: int, limit: int = 100) -> list[Event]:
         stmt = events.select().where(events.c.seq > seq).order_by(events.c.seq).limit(limit)
-        with self.reader.connect() as conn:
-            return [_event(row) for row in conn.execute(stmt)]
+        try:
+            with self.reader.connect() as conn:
+                return [_event(row) for row in conn.execute(stmt)]
+        except sa.exc.OperationalError as error:
+            raise StoreUnavailable(type(error.orig).__name__) from error
 
     def report_node(self, node: NodeRecord) -> None:
         values = {"heartbeat_at": node.heartbeat_at, "applied_seq": node.applied_seq}
@@ -363,6 +381,15 @@ class SqlStore:
                 ]
         except sa.exc.OperationalError as error:
             raise StoreUnavailable(type(error.orig).__name__) from error
+
+    def _committed(self, seq: int) -> None:
+        # The change is committed: a listener that fails must not make it look as if it
+        # were not (the followers' reads catch up within the bound anyway).
+        for listener in self._listeners:
+            try:
+                listener(seq)
+            except Exception:
+                log.exception("a commit listener failed after event %d", seq)
 
     def max_seq(self) -> int:
         stmt = sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0))
