@@ -10,6 +10,7 @@ from tokenward.cli._common import CLI_ACTOR, guard, runtime, when
 from tokenward.domain.errors import InvalidInput
 from tokenward.domain.scopes import ADMIN, ADMIN_KEY_SCOPES
 from tokenward.domain.tokens import TokenKind
+from tokenward.http.views import event_view
 from tokenward.service import NewToken
 from tokenward.store.base import EventQuery
 
@@ -67,17 +68,7 @@ def audit(after: int, kind: str | None, limit: int, as_json: bool) -> None:
     events = guard(lambda: runtime().audit.query(EventQuery(after, limit, kind)))
     for event in events:
         if as_json:
-            record = {
-                "seq": event.seq,
-                "at": event.at.isoformat(),
-                "type": event.type,
-                "actor": event.actor,
-                "subject": event.subject,
-                "ip": event.ip,
-                "user_agent": event.user_agent,
-                "outcome": event.outcome,
-                "details": event.details,
-            }
+            record = event_view(event)
             click.echo(json.dumps(record, sort_keys=True))
         else:
             click.echo(

@@ -125,22 +125,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def too_many(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RateLimited)  # noqa: S101 - registered for this type only
-        return problems.problem(
-            429,
-            "Too many failed attempts",
-            "Wait before trying again.",
-            slug="rate-limited",
-            headers={"Retry-After": str(exc.retry_after)},
-        )
+        return problems.too_many(exc.retry_after, "Wait before trying again.")
 
     async def unavailable(request: Request, exc: Exception) -> Response:
-        return problems.problem(
-            503,
-            "Service unavailable",
-            "The token store cannot be reached; try again shortly.",
-            slug="store-unavailable",
-            headers={"Retry-After": "1"},
-        )
+        return problems.unavailable()
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)  # noqa: S101 - registered for this type only

@@ -118,7 +118,7 @@ class AuthenticationMiddleware:
         except InvalidToken as error:
             return self._failed(_client(scope), error)
         except StoreUnavailable:
-            return _unavailable()
+            return problems.unavailable()
         return None
 
     async def _lookup(self, verify: Callable[[str], Principal], value: str) -> Principal:
@@ -137,7 +137,9 @@ class AuthenticationMiddleware:
         try:
             self.failures.check(client)
         except RateLimited as limited:
-            return _too_many(limited)
+            return problems.too_many(
+                limited.retry_after, "Too many failed authentications from this address."
+            )
         self.failures.fail(client)
         return problems.invalid_token(error.reason)
 
@@ -150,7 +152,7 @@ class AuthenticationMiddleware:
         except InvalidToken:
             return None  # a stale cookie is not a presented API credential: anonymous
         except StoreUnavailable:
-            return _unavailable()
+            return problems.unavailable()
         if scope["method"] in _UNSAFE and (scope["method"], scope["path"]) != _LOGIN:
             presented = _raw_header(scope, b"x-csrf-token")
             expected = csrf_token_for(secret).encode()
@@ -196,23 +198,3 @@ def _oversized(headers: list[tuple[bytes, bytes]]) -> bool:
             return True
         total += size
     return total > MAX_HEADERS_TOTAL
-
-
-def _too_many(error: RateLimited) -> Response:
-    return problems.problem(
-        429,
-        "Too many failed attempts",
-        "Too many failed authentications from this address.",
-        slug="rate-limited",
-        headers={"Retry-After": str(error.retry_after)},
-    )
-
-
-def _unavailable() -> Response:
-    return problems.problem(
-        503,
-        "Service unavailable",
-        "The token store cannot be reached; try again shortly.",
-        slug="store-unavailable",
-        headers={"Retry-After": "1"},
-    )

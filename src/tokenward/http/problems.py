@@ -18,6 +18,8 @@ __all__ = [
     "invalid_request",
     "invalid_token",
     "problem",
+    "too_many",
+    "unavailable",
 ]
 
 REALM = "tokenward"
@@ -100,6 +102,28 @@ def invalid_token(reason: str | None) -> Response:
             **_NO_STORE,
         },
         error="invalid_token",
+    )
+
+
+def too_many(retry_after: int, detail: str = "Too many failed attempts; wait.") -> Response:
+    """429 with ``Retry-After``."""
+    return problem(
+        429,
+        "Too many failed attempts",
+        detail,
+        slug="rate-limited",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def unavailable() -> Response:
+    """503 with ``Retry-After``: the store cannot be reached, so nothing is vouched for."""
+    return problem(
+        503,
+        "Service unavailable",
+        "The token store cannot be reached; try again shortly.",
+        slug="store-unavailable",
+        headers={"Retry-After": "1"},
     )
 
 
