@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cpu_seconds"]
+__all__ = ["cpu_seconds", "machine_busy_seconds"]
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -18,3 +18,12 @@ def cpu_seconds(pid: int) -> float:
     fields = stat[stat.rindex(")") + 2 :].split()
     utime, stime = int(fields[11]), int(fields[12])
     return (utime + stime) / _TICK
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine (all cores, every process, ours or not) spent busy so far:
+    everything in the first line of /proc/stat but idle and iowait. Set beside our processes'
+    own CPU time, it shows how much of the machine the rest of the world took during a run."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().splitlines()[0].split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / _TICK

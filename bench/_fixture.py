@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from _servers import BIN
 
-__all__ = ["FixtureError", "create_minter", "mint_tokens"]
+__all__ = ["FixtureError", "create_minter", "mint_tokens", "mint_tokens_with_ids"]
 
 USERNAME = "bench"
 
@@ -36,12 +36,20 @@ def create_minter(env: Mapping[str, str]) -> str:
     )
 
 
-def mint_tokens(base_url: str, minter: str, count: int) -> list[str]:
+def mint_tokens(base_url: str, minter: str, count: int, label: str = "bench") -> list[str]:
     """``count`` new valid tokens of the bench user, with the policy's default lifetime."""
-    return [_mint(base_url, minter, f"bench {i}") for i in range(count)]
+    return [secret for _, secret in mint_tokens_with_ids(base_url, minter, count, label)]
 
 
-def _mint(base_url: str, minter: str, label: str) -> str:
+def mint_tokens_with_ids(
+    base_url: str, minter: str, count: int, label: str = "bench"
+) -> list[tuple[str, str]]:
+    """Like :func:`mint_tokens`, with each token's id (for ``DELETE /v1/tokens/{id}``):
+    ``(id, secret)`` pairs."""
+    return [_mint(base_url, minter, f"{label} {i}") for i in range(count)]
+
+
+def _mint(base_url: str, minter: str, label: str) -> tuple[str, str]:
     request = urllib.request.Request(  # noqa: S310 - loopback URL
         f"{base_url}/v1/tokens",
         data=json.dumps({"label": label}).encode(),
@@ -54,10 +62,10 @@ def _mint(base_url: str, minter: str, label: str) -> str:
     except urllib.error.HTTPError as error:
         detail = error.read()[:300]
         raise FixtureError(f"POST /v1/tokens answered {error.code}: {detail!r}") from None
-    if status != 201 or not isinstance(body.get("token"), str):
+    token_id, secret = body.get("id"), body.get("token")
+    if status != 201 or not isinstance(token_id, str) or not isinstance(secret, str):
         raise FixtureError(f"POST /v1/tokens answered {status} without a token, not 201")
-    secret: str = body["token"]
-    return secret
+    return token_id, secret
 
 
 def _cli(env: Mapping[str, str], *arguments: str) -> str:

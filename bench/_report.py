@@ -7,9 +7,10 @@ import dataclasses
 import importlib.metadata
 import importlib.util
 import json
+import math
 import statistics
 
-__all__ = ["NAMES", "Run", "report"]
+__all__ = ["NAMES", "Run", "percentiles_ms", "report"]
 
 NAMES = ("baseline", "tokenward")
 
@@ -26,12 +27,20 @@ class Run:
     FIELDS = ("rps", "p50_ms", "p99_ms", "cpu_us")
 
 
-def report(rounds: list[dict[str, Run]], options: argparse.Namespace) -> None:
-    """Print the table of every round, the medians, the ratio, and a one-line JSON summary."""
+def report(
+    rounds: list[dict[str, Run]],
+    options: argparse.Namespace,
+    misses: dict[str, object] | None = None,
+) -> None:
+    """Print the table of every round, the medians, the ratio, the cache-miss latency (when
+    measured), and a one-line JSON summary."""
     medians = {name: _medians(rounds, name) for name in NAMES}
     summary = _summary(rounds, options, medians)
+    if misses:
+        summary["cache_miss"] = misses
     print(
         f"\nGET /v1/self ({options.tokens} valid tokens, rotating) vs a bare Starlette JSON route"
+        f"\ntokenward's store: {summary['backend']}"
         f"\nservers: {summary['server']}, core {options.server_core}; "
         f"load: wrk -t1 -c{options.connections} -d{options.duration}s, core {options.wrk_core}"
     )
@@ -52,6 +61,14 @@ def report(rounds: list[dict[str, Run]], options: argparse.Namespace) -> None:
         f"(median of the per-round ratios {summary['ratios']}); "
         f"server CPU per request: {summary['cpu_ratio']:.2f}x the baseline's"
     )
+    if misses:
+        miss, hit = misses["miss_ms"], misses["hit_ms"]
+        assert isinstance(miss, dict) and isinstance(hit, dict)  # noqa: S101 - from verify.py
+        print(
+            f"cache miss (first use of {misses['tokens']} new tokens, one at a time, idle server): "
+            f"p50 {miss['p50']:.2f} ms, p99 {miss['p99']:.2f} ms; the same tokens at once again "
+            f"(hits): p50 {hit['p50']:.2f} ms, p99 {hit['p99']:.2f} ms"
+        )
     print(json.dumps(summary, separators=(",", ":")))
 
 
@@ -85,6 +102,7 @@ def _summary(
     return {
         "bench": "verify",
         "endpoint": "GET /v1/self",
+        "backend": getattr(options, "backend", "sqlite"),
         "rounds": len(rounds),
         "duration_s": options.duration,
         "connections": options.connections,
@@ -104,3 +122,20 @@ def _implementation() -> str:
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     version = importlib.metadata.version("uvicorn")
     return f"uvicorn {version}, 1 worker, {loop}+{http}, access log off"
+
+
+def percentiles_ms(seconds: list[float]) -> dict[str, float]:
+    """p50, p99 (nearest rank: a value that was measured) and max of ``seconds``, in ms; NaN
+    for none. Shared with bench/revocation.py."""
+    if not seconds:
+        return {"p50": math.nan, "p99": math.nan, "max": math.nan}
+    ordered = sorted(seconds)
+
+    def rank(percent: float) -> float:
+        return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
+
+    return {
+        "p50": round(rank(50) * 1000, 3),
+        "p99": round(rank(99) * 1000, 3),
+        "max": round(ordered[-1] * 1000, 3),
+    }

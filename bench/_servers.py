@@ -18,6 +18,7 @@ __all__ = [
     "baseline_command",
     "free_port",
     "get_status",
+    "metric",
     "running",
     "tokenward_command",
 ]
@@ -38,9 +39,11 @@ def free_port() -> int:
         return port
 
 
-def tokenward_command(core: int, port: int) -> list[str]:
-    """``tokenward serve``, exactly as a user runs it: uvicorn, 1 worker, no access log."""
-    return _pinned(core, [str(BIN / "tokenward"), "serve", "--host", HOST, "--port", str(port)])
+def tokenward_command(core: int | None, port: int) -> list[str]:
+    """``tokenward serve``, exactly as a user runs it: uvicorn, 1 worker, no access log.
+    Pinned to ``core``, or left to the scheduler when ``core`` is None."""
+    serve = [str(BIN / "tokenward"), "serve", "--host", HOST, "--port", str(port)]
+    return serve if core is None else _pinned(core, serve)
 
 
 def baseline_command(core: int, port: int) -> list[str]:
@@ -80,7 +83,12 @@ def running(
             _stop(process)
     if process.returncode not in (0, -15):
         # It died during the run rather than on our SIGTERM.
-        raise ServerError(f"{command[3]} exited {process.returncode}:\n{_tail(log)}")
+        raise ServerError(f"{_name(command)} exited {process.returncode}:\n{_tail(log)}")
+
+
+def _name(command: list[str]) -> str:
+    """The program of ``command``, past ``taskset -c N``."""
+    return command[3] if command[0] == "taskset" else command[0]
 
 
 def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 30) -> None:
@@ -126,3 +134,12 @@ def get_status(url: str, headers: Mapping[str, str]) -> int:
             return status
     except urllib.error.HTTPError as error:
         return error.code
+
+
+def metric(base_url: str, name: str) -> float:
+    """The value of one unlabelled metric on the server's ``/metrics`` (Prometheus text)."""
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as answer:  # noqa: S310 - loopback URL
+        for line in answer.read().decode().splitlines():
+            if line.startswith(f"{name} "):
+                return float(line.split()[1])
+    raise ServerError(f"{base_url}/metrics has no {name}")

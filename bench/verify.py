@@ -2,6 +2,9 @@
 
 Both servers run under the same uvicorn settings on one core; wrk loads them from the other
 core, alternating baseline and tokenward runs so drift on a shared machine hits both alike.
+With ``--backend postgresql`` tokenward runs on a fresh PostgreSQL schema instead of SQLite.
+Before the load, each of ``--miss-tokens`` new tokens is verified once (a cache miss: a store
+read) and then again (a cache hit), one request at a time, to report the latency of both.
 See bench/README.md. Run: ``make bench`` or ``.venv/bin/python bench/verify.py``.
 """
 
@@ -10,11 +13,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import http.client
 import os
 import secrets
 import shutil
 import sys
 import tempfile
+import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,7 +28,8 @@ import _servers
 import _wrk
 from _cpu import cpu_seconds
 from _fixture import FixtureError, create_minter, mint_tokens
-from _report import Run, report
+from _postgres import DEFAULT_URL, PostgresError, fresh_schema
+from _report import Run, percentiles_ms, report
 
 HERE = Path(__file__).parent
 LUA = HERE / "rotate_tokens.lua"
@@ -47,11 +54,18 @@ class Target:
 def main(argv: list[str] | None = None) -> int:
     options = _arguments(argv)
     try:
-        rounds = _benchmark(options)
-    except (BenchError, FixtureError, _servers.ServerError, _wrk.WrkError, OSError) as error:
+        rounds, misses = _benchmark(options)
+    except (
+        BenchError,
+        FixtureError,
+        PostgresError,
+        _servers.ServerError,
+        _wrk.WrkError,
+        OSError,
+    ) as error:
         print(f"bench: FAILED: {error}", file=sys.stderr)
         return 1
-    report(rounds, options)
+    report(rounds, options, misses)
     return 0
 
 
@@ -65,6 +79,19 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     add("--tokens", type=_bounded(1, 10_000), default=100, help="valid tokens to rotate (100)")
     add("--server-core", type=_bounded(0, 1023), default=0, help="CPU for both servers (0)")
     add("--wrk-core", type=_bounded(0, 1023), default=1, help="CPU for wrk (1)")
+    add(
+        "--backend",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="tokenward's store: a fresh SQLite file, or a fresh PostgreSQL schema (sqlite)",
+    )
+    add("--postgres-url", default=DEFAULT_URL, help=f"database for the schema ({DEFAULT_URL})")
+    add(
+        "--miss-tokens",
+        type=_bounded(0, 10_000),
+        default=200,
+        help="new tokens verified once (cache miss) then again (hit) before the load; 0: skip",
+    )
     options = parser.parse_args(argv)
     if options.server_core == options.wrk_core:
         parser.error("--server-core and --wrk-core must differ: wrk would steal the server's CPU")
@@ -81,29 +108,45 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def _benchmark(options: argparse.Namespace) -> list[dict[str, Run]]:
+def _benchmark(options: argparse.Namespace) -> tuple[list[dict[str, Run]], dict[str, object]]:
     _require_tools()
-    with tempfile.TemporaryDirectory(prefix="tokenward-bench-") as raw:
+    with (
+        tempfile.TemporaryDirectory(prefix="tokenward-bench-") as raw,
+        _database(options, Path(raw)) as url,
+    ):
         work = Path(raw)
-        env = _environment(work)
+        env = _environment(url)
+        where = "SQLite database" if options.backend == "sqlite" else "PostgreSQL schema"
         print(
-            f"bench: fresh SQLite database in {work}; user and minting token via the CLI",
+            f"bench: fresh {where}, files in {work}; user and minting token via the CLI",
             flush=True,
         )
         minter = create_minter(env)
         with _both_servers(options, work, env) as (baseline, tokenward):
+            base = tokenward.url.removesuffix("/v1/self")
             print(f"bench: minting {options.tokens} tokens with POST /v1/tokens", flush=True)
-            tokens = mint_tokens(tokenward.url.removesuffix("/v1/self"), minter, options.tokens)
+            tokens = mint_tokens(base, minter, options.tokens)
             Path(tokenward.script_args[0]).write_text("".join(f"{t}\n" for t in tokens))
             _check_every_token(tokenward.url, tokens)
-            return _alternate(options, baseline, tokenward, len(tokens))
+            misses = _misses(options, base, minter)
+            return _alternate(options, baseline, tokenward, len(tokens)), misses
 
 
-def _environment(work: Path) -> dict[str, str]:
+@contextlib.contextmanager
+def _database(options: argparse.Namespace, work: Path) -> Iterator[str]:
+    if options.backend == "sqlite":
+        yield f"sqlite:///{work / 'tokenward.db'}"
+        return
+    with fresh_schema(options.postgres_url, prefix="tw_bench_verify") as url:
+        yield url
+
+
+def _environment(url: str) -> dict[str, str]:
     """The environment of every tokenward command: the fresh database, known passwords, and
-    no ``TOKENWARD_*`` setting inherited from the caller's shell."""
+    no ``TOKENWARD_*`` setting inherited from the caller's shell (so on PostgreSQL the nodes
+    follow the event log by LISTEN/NOTIFY, the default)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENWARD_")}
-    env["TOKENWARD_DATABASE_URL"] = f"sqlite:///{work / 'tokenward.db'}"
+    env["TOKENWARD_DATABASE_URL"] = url
     env["TOKENWARD_PASSWORD"] = secrets.token_urlsafe(24)
     env["TOKENWARD_ADMIN_PASSWORD"] = secrets.token_urlsafe(24)
     return env
@@ -153,6 +196,38 @@ def _check_every_token(url: str, tokens: list[str]) -> None:
             raise BenchError(f"a bench token was answered {status} before the run, not 200")
     if _servers.get_status(url, {"Authorization": "Bearer twu_not_a_token"}) != 401:
         raise BenchError("a malformed token was not answered 401: is this tokenward?")
+
+
+def _misses(options: argparse.Namespace, base: str, minter: str) -> dict[str, object]:
+    """Latency of a cache miss: ``--miss-tokens`` tokens never verified before, each asked
+    once (the node reads the store) and at once again (a cache hit), one request at a time on
+    one keep-alive connection, the server otherwise idle. The node's miss counter must grow by
+    exactly one per token, so we know each first request was a miss."""
+    if not options.miss_tokens:
+        return {}
+    print(f"bench: cache misses: minting {options.miss_tokens} more tokens", flush=True)
+    tokens = mint_tokens(base, minter, options.miss_tokens, label="miss")
+    misses_before = _servers.metric(base, "tokenward_cache_misses_total")
+    address = urllib.parse.urlsplit(base)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+    miss, hit = [], []
+    try:
+        for token in tokens:
+            for sink in (miss, hit):
+                headers = {"Authorization": f"Bearer {token}"}
+                started = time.perf_counter()
+                connection.request("GET", "/v1/self", headers=headers)
+                answer = connection.getresponse()
+                answer.read()
+                sink.append(time.perf_counter() - started)
+                if answer.status != 200:
+                    raise BenchError(f"cache-miss run: a new token was answered {answer.status}")
+    finally:
+        connection.close()
+    counted = _servers.metric(base, "tokenward_cache_misses_total") - misses_before
+    if counted != len(tokens):
+        raise BenchError(f"cache-miss run: {counted} misses counted for {len(tokens)} new tokens")
+    return {"tokens": len(tokens), "miss_ms": percentiles_ms(miss), "hit_ms": percentiles_ms(hit)}
 
 
 def _alternate(

@@ -63,8 +63,8 @@ class Runtime:
         bus, heartbeat = _bus(settings, store)
         receipts = Receipts(store, clock, staleness)
         follower = LogFollower(store, cache, bus, heartbeat, on_confirmed=receipts.confirmed)
-        store.on_commit(follower.committed)  # this node first, before its caller answers
-        store.on_commit(bus.publish)  # then the others
+        store.on_commit(bus.publish)  # the other nodes first (Redis; NOTIFY went with the commit)
+        store.on_commit(follower.committed)  # then this node, before its caller answers
         return cls(
             settings=settings,
             store=store,
