@@ -177,6 +177,17 @@ def main() -> None:
                     raise SystemExit(f"bench: errors in the {name} run")
                 rps[name].append(result.rps)
         ratios = [p / b for p, b in zip(rps["protected"], rps["bare"], strict=True)]
+        # Every introspection the middleware made is a verify on the server: few means the
+        # middleware served from its own cache, as intended.
+        with urllib.request.urlopen(f"{url}/metrics", timeout=5) as answer:  # noqa: S310
+            metrics = dict(
+                line.split(" ", 1)
+                for line in answer.read().decode().splitlines()
+                if line.startswith("tokenward_cache_") and " " in line
+            )
+        introspections = int(float(metrics["tokenward_cache_hits_total"])) + int(
+            float(metrics["tokenward_cache_misses_total"])
+        )
         summary = {
             "bench": "middleware",
             "bare_rps": statistics.median(rps["bare"]),
@@ -185,6 +196,7 @@ def main() -> None:
             "ratios": [round(r, 3) for r in ratios],
             "verify_hit_us": round(figures["verify_hit_us"], 2),
             "middleware_us": round(figures["middleware_us"], 2),
+            "introspections": introspections,
         }
         print(
             f"one-route app, with/without TokenwardMiddleware (cache hits), "
@@ -196,6 +208,7 @@ def main() -> None:
             f"  in process: {summary['verify_hit_us']} us per cached verify, "
             f"{summary['middleware_us']} us of middleware per request"
         )
+        print(f"  introspections asked of tokenward during all runs: {introspections}")
         print(json.dumps(summary))
     finally:
         for process in processes:
