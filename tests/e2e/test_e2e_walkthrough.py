@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from server import ADMIN_PASSWORD, TOKENWARD, Server, clean_env, run_script
 
+from backends import require_service
+
 README = Path(__file__).parents[2] / "README.md"
 
 
@@ -56,6 +58,12 @@ def split_answers(output: str) -> list[Answer]:
     return answers
 
 
+@pytest.fixture
+def curl() -> None:
+    """The walk-throughs call curl: skipped without it, a failure under CI."""
+    require_service("curl", shutil.which("curl") is not None)
+
+
 def walkthrough(port: int, name: str = "walkthrough") -> str:
     """The README's shell block ``name``, aimed at ``port`` instead of 8080."""
     found = _block(name).search(README.read_text("utf-8"))
@@ -67,7 +75,7 @@ def walkthrough(port: int, name: str = "walkthrough") -> str:
     return script
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through needs curl")
+@pytest.mark.usefixtures("curl")
 def test_readme_walkthrough_runs_as_written_and_shows_use_revoke_and_401(
     tmp_path: Path, start_server: Callable[..., Server]
 ) -> None:
@@ -104,7 +112,7 @@ def test_readme_walkthrough_runs_as_written_and_shows_use_revoke_and_401(
     assert "Created the org admin" not in server.output
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through needs curl")
+@pytest.mark.usefixtures("curl")
 def test_readme_admin_walkthrough_runs_as_written(
     tmp_path: Path, start_server: Callable[..., Server]
 ) -> None:

@@ -19,6 +19,7 @@ __all__ = [
     "Malformed",
     "OtherScheme",
     "challenge",
+    "invalid_token_description",
     "read_credential",
 ]
 
@@ -96,6 +97,20 @@ def _has_access_token_param(query_string: bytes) -> bool:
         unquote_to_bytes(part.split(b"=", 1)[0].replace(b"+", b" ")) == b"access_token"
         for part in query_string.split(b"&")
     )
+
+
+_INVALID_TOKEN_DESCRIPTIONS = {
+    "expired": "The access token has expired",
+    "revoked": "The access token has been revoked",
+    "owner deactivated": "The access token belongs to a deactivated account",
+}
+
+
+def invalid_token_description(reason: str | None) -> str:
+    """The ``error_description`` of an ``invalid_token`` answer. Only a caller holding the real
+    secret of a stored token gets a ``reason``; everyone else reads the same words, so the
+    answer is no oracle for which token values exist."""
+    return _INVALID_TOKEN_DESCRIPTIONS.get(reason or "", "The access token is not valid")
 
 
 def challenge(

@@ -24,6 +24,7 @@ __all__ = [
     "UserRecord",
     "UserStatus",
     "check_label",
+    "invalidates_user",
     "normalise_username",
 ]
 
@@ -174,6 +175,15 @@ class SessionRecord:
 
     def is_live(self, now: datetime) -> bool:
         return self.revoked_at is None and now < self.expires_at
+
+
+# User events that cannot make a verified token invalid; every other ``user.*`` event does.
+_HARMLESS_USER_EVENTS = frozenset({"user.created", "user.reactivated"})
+
+
+def invalidates_user(event_type: str) -> bool:
+    """True if, after an event of this type, no cache may serve any token of its user."""
+    return event_type.startswith("user.") and event_type not in _HARMLESS_USER_EVENTS
 
 
 def check_label(label: str) -> str:

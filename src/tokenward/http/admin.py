@@ -150,9 +150,7 @@ def revoke_token(
     done = rt.tokens.revoke(
         token_id, by=actor_of(caller.actor, request), owner_id=None, reason="admin"
     )
-    return views.settled_view(
-        views.revocation_view(done), rt.receipts, done.seq, done.effective_by, wait
-    )
+    return views.revocation_answer(done, rt.receipts, wait)
 
 
 @router.post("/keys", status_code=201)
@@ -195,9 +193,7 @@ def revoke_key(
         reason="admin",
         kind=TokenKind.ADMIN,
     )
-    return views.settled_view(
-        views.revocation_view(done), rt.receipts, done.seq, done.effective_by, wait
-    )
+    return views.revocation_answer(done, rt.receipts, wait)
 
 
 @router.get("/policy")

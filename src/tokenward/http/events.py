@@ -18,7 +18,7 @@ import orjson
 from anyio import to_thread
 from starlette.types import Receive, Scope, Send
 
-from tokenward.domain.model import Event
+from tokenward.domain.model import Event, invalidates_user
 from tokenward.domain.scopes import INTROSPECT
 from tokenward.http import problems
 from tokenward.http.auth import principal_of
@@ -29,14 +29,13 @@ __all__ = ["event_stream", "sse_data"]
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 _TICK = 0.01  # seconds between looks at this node's watermark (no I/O when nothing is new)
-_HARMLESS = frozenset({"user.created", "user.reactivated"})
 
 
 def sse_data(event: Event) -> dict[str, Any] | None:
     """The SSE payload of a revocation-relevant event, or None for any other event."""
     details = event.details
     digests = list(details.get("digests", ()))
-    is_user_event = event.type.startswith("user.") and event.type not in _HARMLESS
+    is_user_event = invalidates_user(event.type)
     if not digests and not is_user_event:
         return None
     token_ids = details.get("token_ids") or ([details["token_id"]] if "token_id" in details else [])

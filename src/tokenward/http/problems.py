@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from tokenward.domain.bearer import challenge
+from tokenward.domain.bearer import challenge, invalid_token_description
 
 __all__ = [
     "REALM",
@@ -27,12 +27,6 @@ REALM = "tokenward"
 # bodies reach logs and proxies more often than successes do (P5).
 _TOKEN_SHAPE = re.compile(rb"tw[a-z]_[0-9A-Za-z]{20,}")
 _NO_STORE = {"Cache-Control": "no-store"}
-_INVALID_TOKEN_DESCRIPTIONS = {
-    "expired": "The access token has expired",
-    "revoked": "The access token has been revoked",
-    "owner deactivated": "The access token belongs to a deactivated account",
-}
-_INVALID_TOKEN = "The access token is not valid"  # noqa: S105 - a message, not a secret
 
 
 def problem(
@@ -91,7 +85,7 @@ def invalid_token(reason: str | None) -> Response:
     """401 ``invalid_token``. Unknown, malformed, expired and revoked tokens get the same status,
     headers and body shape; only a caller holding a real secret learns why (``reason``), so the
     answer is no oracle for which token values exist."""
-    description = _INVALID_TOKEN_DESCRIPTIONS.get(reason or "", _INVALID_TOKEN)
+    description = invalid_token_description(reason)
     return problem(
         401,
         "Invalid token",

@@ -89,6 +89,4 @@ def revoke_token(
     """Revoke one of the caller's tokens. Idempotent; permanent. ``?wait=true`` answers once
     every live node has applied it (or at ``effective_by``) and lists the nodes that did."""
     done = rt.tokens.revoke(token_id, by=_actor(caller, request), owner_id=caller.user.id)
-    return views.settled_view(
-        views.revocation_view(done), rt.receipts, done.seq, done.effective_by, wait
-    )
+    return views.revocation_answer(done, rt.receipts, wait)

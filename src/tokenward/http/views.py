@@ -18,6 +18,7 @@ __all__ = [
     "Renderings",
     "created_view",
     "policy_view",
+    "revocation_answer",
     "revocation_view",
     "rfc3339",
     "self_view",
@@ -73,6 +74,11 @@ def revocation_view(revocation: Revocation) -> dict[str, Any]:
         "revoked_at": _time(revocation.record.revoked_at),
         "effective_by": rfc3339(revocation.effective_by),
     }
+
+
+def revocation_answer(done: Revocation, receipts: Receipts, wait: bool) -> dict[str, Any]:
+    """A revoke's answer; with ``?wait=true`` once the live nodes applied it."""
+    return settled_view(revocation_view(done), receipts, done.seq, done.effective_by, wait)
 
 
 def settled_view(

@@ -15,14 +15,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
-from tokenward.domain.model import Event, Principal
+from tokenward.domain.model import Event, Principal, invalidates_user
 
 __all__ = ["FreshCache", "GuardedCache"]
 
 V = TypeVar("V")
-
-# User events that cannot make a verified token invalid; any other user event evicts them all.
-_HARMLESS_USER_EVENTS = frozenset({"user.created", "user.reactivated"})
 
 
 class GuardedCache(Generic[V]):
@@ -140,7 +137,7 @@ class GuardedCache(Generic[V]):
         digests = event.details.get("digests", ())
         for digest in digests:
             self._forget(digest)
-        if event.type.startswith("user.") and event.type not in _HARMLESS_USER_EVENTS:
+        if invalidates_user(event.type):
             for digest in list(self._by_user.get(event.subject, ())):
                 self._forget(digest)
             return True

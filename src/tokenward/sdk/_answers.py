@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import json
 
-from tokenward.domain.bearer import challenge
+from tokenward.domain.bearer import challenge, invalid_token_description
 
 __all__ = ["Answer", "invalid_request", "invalid_token", "missing", "unavailable"]
 
 Answer = tuple[int, list[tuple[str, str]], bytes]
-_DESCRIPTIONS = {
-    "expired": "The access token has expired",
-    "revoked": "The access token has been revoked",
-    "owner deactivated": "The access token belongs to a deactivated account",
-}
 
 
 def _problem(
@@ -50,7 +45,7 @@ def invalid_request(realm: str, reason: str) -> Answer:
 
 def invalid_token(realm: str, reason: str | None) -> Answer:
     """401 ``invalid_token``; says expired or revoked only to the holder of the real secret."""
-    description = _DESCRIPTIONS.get(reason or "", "The access token is not valid")
+    description = invalid_token_description(reason)
     return _problem(
         401,
         "Invalid token",

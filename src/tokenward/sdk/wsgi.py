@@ -9,11 +9,11 @@ from typing import Any
 from tokenward.domain.bearer import Absent, Malformed, OtherScheme, read_credential
 from tokenward.domain.errors import InvalidToken, StoreUnavailable
 from tokenward.sdk import _answers
+from tokenward.sdk.middleware import CALLER
 from tokenward.sdk.verifier import RemoteVerifier
 
 __all__ = ["CALLER", "TokenwardWSGIMiddleware"]
 
-CALLER = "tokenward.caller"
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 

@@ -96,8 +96,7 @@ class AccountService:
         return user
 
     def by_id(self, user_id: str) -> UserRecord:
-        if not is_id(user_id, "usr"):
-            raise NotFound("no such user")
+        _check_id(user_id)
         with self.store.transaction() as tx:
             return _found(tx.user_by_id(user_id))
 
@@ -110,7 +109,7 @@ class AccountService:
         """Stop an account at once: every token and session of it is revoked in one transaction,
         one event per token plus ``user.deactivated``. The last active admin cannot go."""
         now = self.clock.now()
-        self.by_id(user_id)  # a malformed id is not found, before any write
+        _check_id(user_id)  # a malformed id is not found, before any write
         with self.store.transaction() as tx:
             user = _found(tx.user_by_id(user_id))
             if user.status is UserStatus.DEACTIVATED:  # idempotent: nothing left to stop
@@ -134,7 +133,7 @@ class AccountService:
     def reactivate(self, user_id: str, by: Actor) -> UserRecord:
         """Let the user log in again. Revoked tokens stay revoked."""
         now = self.clock.now()
-        self.by_id(user_id)
+        _check_id(user_id)
         with self.store.transaction() as tx:
             user = _found(tx.user_by_id(user_id))
             if user.status is not UserStatus.ACTIVE:
@@ -158,6 +157,12 @@ def end_all_sessions_of(tx: StoreTransaction, user_id: str, now: datetime) -> li
     for session in live:
         tx.revoke_session(session.id, now)
     return [session.id for session in live]
+
+
+def _check_id(user_id: str) -> None:
+    # A string that cannot be a user id is not looked up: it is simply not found.
+    if not is_id(user_id, "usr"):
+        raise NotFound("no such user")
 
 
 def _found(user: UserRecord | None) -> UserRecord:

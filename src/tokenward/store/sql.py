@@ -320,7 +320,7 @@ class SqlStore:
     @contextmanager
     def transaction(self) -> Iterator[_SqlTransaction]:
         try:
-            with self.writer.begin() as conn:
+            with _fail_closed(), self.writer.begin() as conn:
                 tx = _SqlTransaction(conn)
                 yield tx
             if tx.last_seq:
@@ -331,8 +331,6 @@ class SqlStore:
             # A value the database cannot hold (PostgreSQL refuses NUL in text): the caller's
             # input, not our failure. The value itself is not echoed.
             raise InvalidInput("request", "contains a value the store cannot hold") from error
-        except sa.exc.OperationalError as error:
-            raise StoreUnavailable(type(error.orig).__name__) from error
 
     def principal_by_digest(self, digest: str) -> tuple[TokenRecord, UserRecord] | None:
         row = self._read_one(self._principal_by_digest, {"digest": digest})
@@ -347,40 +345,28 @@ class SqlStore:
     ) -> Row[Any] | None:
         """One row on the read engine (no transaction: one statement is consistent on its
         own); an unreachable database fails closed."""
-        try:
-            with self.reader.connect() as conn:
-                return conn.execute(stmt, params).first()
-        except sa.exc.OperationalError as error:
-            raise StoreUnavailable(type(error.orig).__name__) from error
+        with _fail_closed(), self.reader.connect() as conn:
+            return conn.execute(stmt, params).first()
 
     def events_after(self, seq: int, limit: int = 100) -> list[Event]:
         stmt = events.select().where(events.c.seq > seq).order_by(events.c.seq).limit(limit)
-        try:
-            with self.reader.connect() as conn:
-                return [_event(row) for row in conn.execute(stmt)]
-        except sa.exc.OperationalError as error:
-            raise StoreUnavailable(type(error.orig).__name__) from error
+        with _fail_closed(), self.reader.connect() as conn:
+            return [_event(row) for row in conn.execute(stmt)]
 
     def report_node(self, node: NodeRecord) -> None:
         values = {"heartbeat_at": node.heartbeat_at, "applied_seq": node.applied_seq}
-        try:
-            with self.writer.begin() as conn:
-                updated = conn.execute(nodes.update().where(nodes.c.id == node.id).values(**values))
-                if updated.rowcount == 0:
-                    conn.execute(nodes.insert().values(**_asdict(node)))
-        except sa.exc.OperationalError as error:
-            raise StoreUnavailable(type(error.orig).__name__) from error
+        with _fail_closed(), self.writer.begin() as conn:
+            updated = conn.execute(nodes.update().where(nodes.c.id == node.id).values(**values))
+            if updated.rowcount == 0:
+                conn.execute(nodes.insert().values(**_asdict(node)))
 
     def nodes_seen_since(self, moment: datetime) -> list[NodeRecord]:
         stmt = nodes.select().where(nodes.c.heartbeat_at >= moment).order_by(nodes.c.id)
-        try:
-            with self.reader.connect() as conn:
-                return [
-                    NodeRecord(r.id, r.started_at, r.heartbeat_at, int(r.applied_seq))
-                    for r in conn.execute(stmt)
-                ]
-        except sa.exc.OperationalError as error:
-            raise StoreUnavailable(type(error.orig).__name__) from error
+        with _fail_closed(), self.reader.connect() as conn:
+            return [
+                NodeRecord(r.id, r.started_at, r.heartbeat_at, int(r.applied_seq))
+                for r in conn.execute(stmt)
+            ]
 
     def _committed(self, seq: int) -> None:
         # The change is committed: a listener that fails must not make it look as if it
@@ -400,15 +386,22 @@ class SqlStore:
         self._listeners.append(listener)
 
     def ping(self) -> None:
-        try:
-            with self.reader.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-        except sa.exc.OperationalError as error:
-            raise StoreUnavailable(type(error.orig).__name__) from error
+        with _fail_closed(), self.reader.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
 
     def dispose(self) -> None:
         self.writer.dispose()
         self.reader.dispose()
+
+
+@contextmanager
+def _fail_closed() -> Iterator[None]:
+    """A database that cannot be reached is :class:`StoreUnavailable`, for every caller to
+    answer 503 with, never a crash and never a fallback that allows."""
+    try:
+        yield
+    except sa.exc.OperationalError as error:
+        raise StoreUnavailable(type(error.orig).__name__) from error
 
 
 def _owner(row: Row[Any]) -> UserRecord:
