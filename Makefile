@@ -4,7 +4,7 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: serve test lint typecheck unit bench clean
+.PHONY: serve test lint typecheck unit bench browser clean
 
 $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
@@ -25,8 +25,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
+
+browser:  ## the web UI tests drive Debian's Chromium (launched by path, never downloaded)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 bench: $(STAMP)  ## verify benchmark: GET /v1/self against a bare Starlette route, with wrk
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
