@@ -20,6 +20,7 @@ def test_service_and_store_exports() -> None:
         "CreatedToken",
         "NewToken",
         "Revocation",
+        "Rotation",
         "TokenPage",
         "TokenService",
     }

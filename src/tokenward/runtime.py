@@ -6,6 +6,7 @@ import dataclasses
 from datetime import timedelta
 
 from tokenward.domain.clock import Clock, SystemClock
+from tokenward.notify.wiring import Notifications, notifications
 from tokenward.passwords import PasswordHasher
 from tokenward.propagation.buses import Bus, LocalBus, PostgresBus, RedisBus
 from tokenward.propagation.cache import FreshCache
@@ -13,9 +14,13 @@ from tokenward.propagation.follower import LogFollower
 from tokenward.propagation.receipts import Receipts
 from tokenward.ratelimit import FailureLimiter
 from tokenward.service import AccountService, TokenService
+from tokenward.service.alarms import TokenAlarms
 from tokenward.service.audit import AuditService
+from tokenward.service.flusher import Flusher
+from tokenward.service.leaks import LeakService
 from tokenward.service.policies import PolicyService
 from tokenward.service.sessions import SessionService
+from tokenward.service.usage import LastUseRecorder
 from tokenward.settings import Settings
 from tokenward.store import migrate
 from tokenward.store.base import Store
@@ -41,6 +46,12 @@ class Runtime:
     cache: FreshCache
     follower: LogFollower
     receipts: Receipts
+    usage: LastUseRecorder  # last use of each token, in memory until the flusher writes it
+    alarms: TokenAlarms  # dead tokens and reused old secrets still being presented
+    leaks: LeakService
+    leak_reports: FailureLimiter  # per client address: every leak report counts
+    flusher: Flusher
+    notify: Notifications | None = None  # reminders, webhooks, email
 
     @classmethod
     def build(
@@ -65,6 +76,8 @@ class Runtime:
         follower = LogFollower(store, cache, bus, heartbeat, on_confirmed=receipts.confirmed)
         store.on_commit(bus.publish)  # the other nodes first (Redis; NOTIFY went with the commit)
         store.on_commit(follower.committed)  # then this node, before its caller answers
+        usage, alarms = LastUseRecorder(store, clock), TokenAlarms(store, clock, policies)
+        flush_every = settings.last_used_flush.total_seconds()
         return cls(
             settings=settings,
             store=store,
@@ -82,6 +95,14 @@ class Runtime:
             cache=cache,
             follower=follower,
             receipts=receipts,
+            usage=usage,
+            alarms=alarms,
+            leaks=LeakService(store, clock),
+            leak_reports=FailureLimiter(
+                clock, settings.leak_reports_per_minute or _UNLIMITED, _MINUTE
+            ),
+            flusher=Flusher(usage, alarms, flush_every),
+            notify=notifications(settings, store, clock, policies),
         )
 
     def migrate(self) -> None:
@@ -92,9 +113,16 @@ class Runtime:
     def start(self) -> None:
         """Follow the event log, so the verified-token cache may serve."""
         self.follower.start()
+        self.flusher.start()
+        if self.notify is not None and self.settings.notify_interval is not None:
+            self.notify.notifier.start()
 
     def stop(self) -> None:
+        """Stop the background work; last uses and alarms still pending are written first."""
+        self.flusher.stop()
         self.follower.stop()
+        if self.notify is not None:
+            self.notify.notifier.stop()
 
     def close(self) -> None:
         """Stop following and close every connection: the runtime is done."""

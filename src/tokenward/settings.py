@@ -6,6 +6,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from tokenward.domain.errors import InvalidInput
 from tokenward.domain.policy import LifetimeRule, Policy
@@ -35,6 +36,17 @@ class Settings:
     bus_url: str | None = None  # redis://… for the Redis bus; default: NOTIFY or polling
     poll_interval: timedelta = timedelta(milliseconds=20)  # SQLite: how often the log is read
     cache_capacity: int = 100_000  # verified tokens kept per node
+    leak_reports_per_minute: int = 10  # POST /v1/leaks per client address; 0 turns it off
+    last_used_flush: timedelta = timedelta(minutes=1)  # last-use batches: one write a token
+    # Notifications. In code the notifier thread is off unless an interval is given (tests
+    # tick it by hand); from the environment it runs every 5 s (TOKENWARD_NOTIFY_INTERVAL_MS).
+    notify_interval: timedelta | None = None
+    smtp_host: str | None = None  # no host: no email
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: str | None = dataclasses.field(default=None, repr=False)
+    email_from: str = "tokenward@localhost"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -65,6 +77,13 @@ class Settings:
                 milliseconds=reader.integer("TOKENWARD_POLL_MS", 20, 1, 10_000)
             ),
             cache_capacity=reader.integer("TOKENWARD_CACHE_SIZE", 100_000, 0, 10_000_000),
+            leak_reports_per_minute=reader.integer(
+                "TOKENWARD_LEAK_REPORTS_PER_MINUTE", 10, 0, 100_000
+            ),
+            last_used_flush=timedelta(
+                seconds=reader.integer("TOKENWARD_LAST_USED_FLUSH_SECONDS", 60, 1, 3600)
+            ),
+            **reader.notifications(),
         )
 
 
@@ -93,6 +112,19 @@ class _Reader:
         if raw in ("0", "false", "no", "off"):
             return False
         raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+    def notifications(self) -> dict[str, Any]:
+        """The notifier's settings: its interval (0 turns it off) and SMTP."""
+        interval = self.integer("TOKENWARD_NOTIFY_INTERVAL_MS", 5000, 0, 3_600_000)
+        return {
+            "notify_interval": timedelta(milliseconds=interval) if interval else None,
+            "smtp_host": self.env.get("TOKENWARD_SMTP_HOST", "").strip() or None,
+            "smtp_port": self.integer("TOKENWARD_SMTP_PORT", 587, 1, 65535),
+            "smtp_starttls": self.boolean("TOKENWARD_SMTP_STARTTLS", True),
+            "smtp_username": self.env.get("TOKENWARD_SMTP_USERNAME") or None,
+            "smtp_password": self.env.get("TOKENWARD_SMTP_PASSWORD") or None,
+            "email_from": self.env.get("TOKENWARD_EMAIL_FROM", "").strip() or "tokenward@localhost",
+        }
 
     def bus_url(self, name: str) -> str | None:
         raw = self.env.get(name, "").strip()

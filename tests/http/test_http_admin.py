@@ -43,6 +43,7 @@ POLICY = {
     "user_token": {"default_days": 90, "max_days": 365, "allow_no_expiry": False},
     "admin_key": {"default_days": 7, "max_days": 365},
     "reminder_days": [30, 7, 1],
+    "revoke_family_on_reuse": False,
 }
 
 
@@ -783,7 +784,7 @@ def test_a_valid_policy_changes_what_the_public_policy_says_and_what_token_creat
     session = log_in(web, "root")
     response = web.put("/v1/admin/policy", json=document, headers=session.writes)
     assert response.status_code == 200, response.text
-    stored = {**document, "reminder_days": [3, 1]}
+    stored = {**document, "reminder_days": [3, 1], "revoke_family_on_reuse": False}
     assert response.json() == stored
     assert web.get("/v1/admin/policy", headers=session.cookie).json() == stored
     public = web.get("/v1/policy").json()

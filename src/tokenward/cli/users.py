@@ -21,11 +21,14 @@ def user() -> None:
 @user.command("create")
 @click.argument("username")
 @click.option("--admin", is_flag=True, help="Make the user an org admin.")
-def create(username: str, admin: bool) -> None:
+@click.option("--email", default=None, help="Where notices about the user's tokens go.")
+def create(username: str, admin: bool, email: str | None) -> None:
     """Create a user. The password comes from TOKENWARD_PASSWORD or a prompt."""
     password = os.environ.get("TOKENWARD_PASSWORD") or _prompt_password()
     created = guard(
-        lambda: runtime().accounts.create_user(username, password, is_admin=admin, by=CLI_ACTOR)
+        lambda: runtime().accounts.create_user(
+            username, password, is_admin=admin, by=CLI_ACTOR, email=email
+        )
     )
     click.echo(created.id)
 

@@ -27,6 +27,7 @@ def active_response(principal: Principal) -> dict[str, Any]:
         "iat": int(token.created_at.timestamp()),
         "tokenward_id": token.id,
     }
-    if token.expires_at is not None:
-        response["exp"] = int(token.expires_at.timestamp())
+    usable_until = token.usable_until  # a rotated token's grace ends it like an expiry
+    if usable_until is not None:
+        response["exp"] = int(usable_until.timestamp())
     return response

@@ -9,12 +9,13 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
-from tokenward.domain.errors import InvalidInput
+from tokenward.domain.errors import InvalidInput, InvalidToken
 from tokenward.domain.scopes import ADMIN_KEY_SCOPES
 from tokenward.domain.tokens import TokenKind
 
 __all__ = [
     "Actor",
+    "DeadTokenPresented",
     "Event",
     "NodeRecord",
     "Principal",
@@ -23,6 +24,7 @@ __all__ = [
     "TokenStatus",
     "UserRecord",
     "UserStatus",
+    "check_email",
     "check_label",
     "invalidates_user",
     "normalise_username",
@@ -30,6 +32,9 @@ __all__ = [
 
 LABEL_MAX = 100
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+# Deliberately plain: one @, no spaces or controls, a dotted domain; the mail server decides.
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f,;:<>\"()\[\]\\]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+EMAIL_MAX = 254
 # Bidirectional overrides can make a label display as something else (CVE-2021-42574).
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -53,6 +58,7 @@ class UserRecord:
     is_admin: bool
     status: UserStatus
     created_at: datetime
+    email: str | None = None  # where notices go; optional
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +80,21 @@ class TokenRecord:
     revoke_reason: str | None = None
     last_used_at: datetime | None = None
     last_used_from: str | None = None
+    # Rotation: the new token names the old one (``rotated_from``); the old one names the new
+    # one and, until its grace ends, keeps working up to ``grace_until`` (checked on every use).
+    rotated_from: str | None = None
+    rotated_to: str | None = None
+    rotated_at: datetime | None = None
+    grace_seconds: int | None = None
+    grace_started_at: datetime | None = None  # the new token's first use
+    grace_until: datetime | None = None
+
+    @property
+    def usable_until(self) -> datetime | None:
+        """When the secret stops working: its expiry, or the end of its rotation grace if that
+        comes first (what introspection's ``exp`` and the expiry header say)."""
+        ends = [t for t in (self.expires_at, self.grace_until) if t is not None]
+        return min(ends) if ends else None
 
     def status(self, now: datetime) -> TokenStatus:
         """Derived, never stored: revoked wins over expired."""
@@ -81,7 +102,21 @@ class TokenRecord:
             return TokenStatus.REVOKED
         if self.expires_at is not None and self.expires_at <= now:
             return TokenStatus.EXPIRED
+        if self.grace_until is not None and self.grace_until <= now:
+            return TokenStatus.EXPIRED  # rotated, and its grace is over
         return TokenStatus.ACTIVE
+
+
+class DeadTokenPresented(InvalidToken):
+    """The real secret of a stored token that is no longer valid was presented: ``reason`` is
+    ``expired``, ``revoked`` or ``rotated`` (its grace is over). Raised only for a stored
+    token, so unknown values stay indistinguishable; the caller may learn why (it holds the
+    secret), and the alarms use ``token`` to tell the owner."""
+
+    def __init__(self, reason: str, token: TokenRecord) -> None:
+        super().__init__("revoked" if reason == "rotated" else reason)
+        self.dead_because = reason
+        self.token = token
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +137,7 @@ class Principal:
     @property
     def expires_at(self) -> datetime | None:
         if self.token is not None:
-            return self.token.expires_at
+            return self.token.usable_until
         return None if self.session is None else self.session.expires_at
 
     def has_scope(self, scope: str) -> bool:
@@ -213,3 +248,12 @@ def normalise_username(raw: str) -> str:
             "letter or digit",
         )
     return name
+
+
+def check_email(raw: str) -> str:
+    """Return ``raw`` stripped if it looks like a deliverable address (``name@example.org``);
+    else raise naming ``email``."""
+    email = raw.strip()
+    if len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email):
+        raise InvalidInput("email", "must be an address such as name@example.org")
+    return email

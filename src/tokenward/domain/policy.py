@@ -46,6 +46,10 @@ class Policy:
     user_token: LifetimeRule = LifetimeRule(default_days=90, max_days=365)
     admin_key: LifetimeRule = LifetimeRule(default_days=7, max_days=365)
     reminder_days: tuple[int, ...] = (30, 7, 1)
+    # Off by default: an old secret presented after its grace is far more often a forgotten
+    # copy in some config than a thief, and revoking the family would break the integration
+    # that rotated correctly. The owner is told either way (``token.reuse_detected``).
+    revoke_family_on_reuse: bool = False
 
     def __post_init__(self) -> None:
         days = self.reminder_days
@@ -121,21 +125,27 @@ def policy_to_document(policy: Policy) -> dict[str, object]:
         },
         "admin_key": {"default_days": admin.default_days, "max_days": admin.max_days},
         "reminder_days": sorted(policy.reminder_days, reverse=True),
+        "revoke_family_on_reuse": policy.revoke_family_on_reuse,
     }
 
 
 def policy_from_document(document: dict[str, object]) -> Policy:
     """Build a policy from its JSON form, or raise :class:`InvalidInput` naming the field."""
-    _only(document, {"user_token", "admin_key", "reminder_days"}, "")
+    _only(document, {"user_token", "admin_key", "reminder_days", "revoke_family_on_reuse"}, "")
     user = _section(document, "user_token", {"default_days", "max_days", "allow_no_expiry"})
     admin = _section(document, "admin_key", {"default_days", "max_days"})
     reminders = document.get("reminder_days")
     if not isinstance(reminders, list) or not all(_is_int(d) for d in reminders):
         raise InvalidInput("reminder_days", "must be a list of whole days")
+    # Optional, so that documents stored before the switch existed still load.
+    revoke_family = document.get("revoke_family_on_reuse", False)
+    if not isinstance(revoke_family, bool):
+        raise InvalidInput("revoke_family_on_reuse", "must be true or false")
     return Policy(
         user_token=_rule("user_token", user),
         admin_key=_rule("admin_key", admin),
         reminder_days=tuple(sorted(reminders, reverse=True)),
+        revoke_family_on_reuse=revoke_family,
     )
 
 

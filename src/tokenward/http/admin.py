@@ -62,6 +62,7 @@ class NewUserBody(BaseModel):
     username: StrictStr
     password: StrictStr
     is_admin: StrictBool = False
+    email: StrictStr | None = None
 
 
 class NewKeyBody(BaseModel):
@@ -78,6 +79,8 @@ def _user_view(user: UserRecord, active_tokens: int | None = None) -> dict[str, 
         "status": user.status.value,
         "created_at": views.rfc3339(user.created_at),
     }
+    if user.email is not None:  # only users given one have it (the shape is otherwise as before)
+        view["email"] = user.email
     if active_tokens is not None:
         view["active_tokens"] = active_tokens
     return view
@@ -90,6 +93,7 @@ def create_user(body: NewUserBody, request: Request, caller: Admin, rt: Rt) -> J
         body.password,
         is_admin=body.is_admin,
         by=actor_of(caller.actor, request),
+        email=body.email,
     )
     return JSONResponse(_user_view(user), status_code=201)
 

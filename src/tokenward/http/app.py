@@ -24,11 +24,22 @@ from tokenward.domain.errors import (
     RateLimited,
     StoreUnavailable,
 )
-from tokenward.http import admin, events, oauth, openapi, problems, service_routes, sessions, tokens
+from tokenward.http import (
+    admin,
+    events,
+    leaks,
+    oauth,
+    openapi,
+    problems,
+    service_routes,
+    sessions,
+    tokens,
+)
 from tokenward.http.access_log import AccessLogMiddleware, redacted
 from tokenward.http.auth import AuthenticationMiddleware, principal_of
 from tokenward.http.dependencies import AuthenticationRequired, actor_of, caller_checks_of
-from tokenward.http.edge import CrashGuard, Edge, self_endpoint
+from tokenward.http.edge import CrashGuard, Edge, self_endpoint_with
+from tokenward.http.webhooks import router as webhooks_router
 from tokenward.runtime import Runtime
 
 __all__ = ["TokenwardApp", "create_app"]
@@ -42,7 +53,7 @@ def create_app(runtime: Runtime) -> TokenwardApp:
     edge = Edge(
         api,
         {
-            ("GET", "/v1/self"): self_endpoint,
+            ("GET", "/v1/self"): self_endpoint_with(runtime.usage),
             ("POST", "/v1/introspect"): oauth.introspection(runtime),
             ("POST", "/v1/revoke"): oauth.revocation(runtime),
             ("GET", "/v1/events"): events.event_stream(runtime),
@@ -55,6 +66,8 @@ def create_app(runtime: Runtime) -> TokenwardApp:
         verify_session=runtime.sessions.verify,
         failures=runtime.failed_auth,
         lookup_timeout=max(1.0, runtime.settings.max_staleness.total_seconds()),
+        on_use=runtime.usage.seen,
+        on_dead=runtime.alarms.presented,
     )
     if runtime.settings.access_log:
         app = AccessLogMiddleware(app)
@@ -85,9 +98,15 @@ def _management_api(runtime: Runtime) -> FastAPI:
     api = FastAPI(title="tokenward", version="1", docs_url=None, redoc_url=None, lifespan=lifespan)
     api.state.runtime = runtime
     api.router.routes.extend(service_routes.routes)
+    # Imported here: the UI's views use tokenward.http helpers, whose package imports this.
+    from tokenward.web import ui_routes
+
+    api.router.routes.extend(ui_routes())  # the web UI: /, /ui/…, /static/…
     api.include_router(tokens.router)
+    api.include_router(leaks.router)
     api.include_router(sessions.router)
     api.include_router(admin.router)
+    api.include_router(webhooks_router)
     openapi.install(api)
     _install_error_handlers(api)
     return api

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from typing import Any
 
 import anyio
 from anyio import to_thread
@@ -19,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenward.domain.bearer import Absent, Bearer, Malformed, OtherScheme, read_credential
 from tokenward.domain.errors import InvalidToken, RateLimited, StoreUnavailable
-from tokenward.domain.model import Principal
+from tokenward.domain.model import DeadTokenPresented, Principal
 from tokenward.http import problems
 from tokenward.http.views import RENDERINGS
 from tokenward.ratelimit import FailureLimiter
@@ -40,6 +41,10 @@ MAX_HEADER_BYTES = 8 * 1024
 MAX_HEADERS_TOTAL = 32 * 1024
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _LOGIN = ("POST", "/v1/session")
+# HTML forms cannot send headers: the web UI's form posts carry the CSRF token as the field
+# ``csrf_token``, and tokenward.web checks it before anything else (every UI post is built
+# with tokenward.web.forms.action, which does).
+_FORM_POSTS = "/ui/"
 
 
 def principal_of(scope: Scope) -> Principal | None:
@@ -57,6 +62,8 @@ class AuthenticationMiddleware:
         verify_session: Callable[[str], Principal],
         failures: FailureLimiter,
         lookup_timeout: float = 1.0,
+        on_use: Callable[[str, Any], None] | None = None,
+        on_dead: Callable[[DeadTokenPresented, Any], None] | None = None,
     ) -> None:
         self.app = app
         self.verify_digest = verify_digest
@@ -64,6 +71,11 @@ class AuthenticationMiddleware:
         self.verify_session = verify_session
         self.failures = failures
         self.lookup_timeout = lookup_timeout
+        # Usage hooks: ``on_use(token_id, client)`` on every request a token authenticates (a
+        # dict store, nothing more: it is the hot path), ``on_dead(error, client)`` when the
+        # real secret of a dead token is presented (counted for the owner's alarms).
+        self.on_use = on_use
+        self.on_dead = on_dead
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -116,9 +128,13 @@ class AuthenticationMiddleware:
                 checked = await self._lookup(self.verify_digest, checked)
             scope[PRINCIPAL] = checked
         except InvalidToken as error:
+            if self.on_dead is not None and isinstance(error, DeadTokenPresented):
+                self.on_dead(error, scope.get("client"))
             return self._failed(_client(scope), error)
         except StoreUnavailable:
             return problems.unavailable()
+        if self.on_use is not None and checked.token is not None:
+            self.on_use(checked.token.id, scope.get("client"))
         return None
 
     async def _lookup(self, verify: Callable[[str], Principal], value: str) -> Principal:
@@ -153,7 +169,7 @@ class AuthenticationMiddleware:
             return None  # a stale cookie is not a presented API credential: anonymous
         except StoreUnavailable:
             return problems.unavailable()
-        if scope["method"] in _UNSAFE and (scope["method"], scope["path"]) != _LOGIN:
+        if _needs_csrf_header(scope):
             presented = _raw_header(scope, b"x-csrf-token")
             expected = csrf_token_for(secret).encode()
             if presented is None or not hmac.compare_digest(presented, expected):
@@ -166,6 +182,13 @@ class AuthenticationMiddleware:
         scope[PRINCIPAL] = principal
         scope[SESSION_SECRET] = secret
         return None
+
+
+def _needs_csrf_header(scope: Scope) -> bool:
+    """A state-changing request made with the session cookie, other than logging in or a UI
+    form post (those check a form field instead)."""
+    method, path = scope["method"], scope["path"]
+    return method in _UNSAFE and (method, path) != _LOGIN and not path.startswith(_FORM_POSTS)
 
 
 def _client(scope: Scope) -> str:

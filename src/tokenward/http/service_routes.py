@@ -82,6 +82,10 @@ async def metrics(request: Request) -> Response:
         "# HELP tokenward_cache_misses_total Verifications that went to the store.",
         "# TYPE tokenward_cache_misses_total counter",
         f"tokenward_cache_misses_total {cache.misses}",
+        "# HELP tokenward_store_writes_total Data-changing statements this process sent to "
+        "the store (requests authenticated from the cache send none).",
+        "# TYPE tokenward_store_writes_total counter",
+        f"tokenward_store_writes_total {runtime.store.writes}",
     ]
     return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.responses import JSONResponse
 
 from tokenward.domain.model import Actor, Principal, TokenStatus
@@ -22,6 +23,7 @@ Reader = Annotated[Principal, Depends(requires(TOKENS_READ))]
 Writer = Annotated[Principal, Depends(requires(TOKENS_WRITE))]
 Rt = Annotated[Runtime, Depends(runtime)]
 _NO_STORE = {"Cache-Control": "no-store"}
+MAX_GRACE_SECONDS = 7 * 24 * 3600
 
 
 class CreateTokenBody(BaseModel):
@@ -34,6 +36,18 @@ class CreateTokenBody(BaseModel):
     expires_at: AwareDatetime | None = None
     never_expires: StrictBool = False
     scopes: list[StrictStr] = []
+
+
+class RotateTokenBody(BaseModel):
+    """Body of ``POST /v1/tokens/{id}/rotate`` (optional: no body means no grace).
+
+    ``grace_seconds`` defaults to 0: the old secret then works until the new one is first used
+    and not a moment longer, which already covers a lost response or a slow hand-over; ask for
+    more when several places hold the token and switch one after another (7 days at most)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grace_seconds: Annotated[StrictInt, Field(ge=0, le=MAX_GRACE_SECONDS)] = 0
 
 
 def _actor(caller: Principal, request: Request) -> Actor:
@@ -90,3 +104,27 @@ def revoke_token(
     every live node has applied it (or at ``effective_by``) and lists the nodes that did."""
     done = rt.tokens.revoke(token_id, by=_actor(caller, request), owner_id=caller.user.id)
     return views.revocation_answer(done, rt.receipts, wait)
+
+
+@router.post("/{token_id}/rotate", status_code=201)
+def rotate_token(
+    token_id: str,
+    request: Request,
+    caller: Writer,
+    rt: Rt,
+    body: RotateTokenBody | None = None,
+) -> JSONResponse:
+    """Replace one of the caller's tokens by a new one with the same label, scopes and lifetime
+    length. The old secret keeps working until ``grace_seconds`` after the new one's first use
+    (7 days after the rotation at most); presented after that it is refused and reported
+    (``token.reuse_detected``). Revoked or expired: 409; already rotated: 409 naming the newer
+    token; another user's: 404. The new secret is in this response and nowhere else."""
+    grace = timedelta(seconds=(body or RotateTokenBody()).grace_seconds)
+    done = rt.tokens.rotate(
+        token_id,
+        owner_id=caller.user.id,
+        by=_actor(caller, request),
+        grace=grace,
+        granted_by=caller,
+    )
+    return JSONResponse(views.rotation_view(done), status_code=201, headers=_NO_STORE)

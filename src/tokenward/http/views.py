@@ -12,6 +12,7 @@ from tokenward.domain.policy import Policy, policy_to_document
 from tokenward.domain.tokens import TokenKind
 from tokenward.propagation.receipts import Receipts
 from tokenward.service import CreatedToken, Revocation
+from tokenward.service.tokens import Rotation
 
 __all__ = [
     "RENDERINGS",
@@ -21,6 +22,7 @@ __all__ = [
     "revocation_answer",
     "revocation_view",
     "rfc3339",
+    "rotation_view",
     "self_view",
     "token_view",
 ]
@@ -51,6 +53,9 @@ def token_view(record: TokenRecord, now: datetime) -> dict[str, Any]:
         "revoked_at": _time(record.revoked_at),
         "last_used_at": _time(record.last_used_at),
         "last_used_from": record.last_used_from,
+        "rotated_from": record.rotated_from,
+        "rotated_to": record.rotated_to,
+        "grace_until": _time(record.grace_until),
     }
 
 
@@ -64,6 +69,18 @@ def created_view(created: CreatedToken) -> dict[str, Any]:
         "created_at": rfc3339(record.created_at),
         "expires_at": _time(record.expires_at),
         "hint": record.hint,
+    }
+
+
+def rotation_view(rotation: Rotation) -> dict[str, Any]:
+    """``POST /v1/tokens/{id}/rotate``: the successor in the create shape, plus the rotation.
+    ``grace_until`` is the latest the old secret can work: the 7-day cap (or its expiry) until
+    the successor's first use starts the grace, which ``GET /v1/tokens/{old id}`` then shows."""
+    return {
+        **created_view(rotation.created),
+        "rotated_from": rotation.old.id,
+        "grace_seconds": rotation.old.grace_seconds,
+        "grace_until": _time(rotation.grace_until),
     }
 
 
@@ -158,12 +175,25 @@ class Renderings:
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
         self._memo: dict[int, tuple[Principal, bytes, bytes]] = {}
+        self._used: dict[int, tuple[Principal, datetime, bytes]] = {}
 
     def expires_header(self, principal: Principal) -> bytes:
         return self._of(principal)[1]
 
-    def self_body(self, principal: Principal) -> bytes:
-        return self._of(principal)[2]
+    def self_body(self, principal: Principal, last_used: datetime | None = None) -> bytes:
+        """The ``/v1/self`` body; ``last_used`` (what this node wrote since the principal was
+        read from the store) replaces an older ``last_used_at``."""
+        token = principal.token
+        if last_used is None or token is None or (token.last_used_at or last_used) > last_used:
+            return self._of(principal)[2]
+        entry = self._used.get(id(principal))
+        if entry is None or entry[0] is not principal or entry[1] != last_used:
+            view = {**self_view(principal), "last_used_at": rfc3339(last_used)}
+            entry = (principal, last_used, orjson.dumps(view))
+            if len(self._used) >= self.capacity:
+                self._used.clear()
+            self._used[id(principal)] = entry
+        return entry[2]
 
     def _of(self, principal: Principal) -> tuple[Principal, bytes, bytes]:
         entry = self._memo.get(id(principal))

@@ -33,6 +33,7 @@ from tokenward.sdk.middleware import (
     require_token,
 )
 from tokenward.sdk.verifier import Caller, RemoteVerifier
+from tokenward.sdk.webhooks import verify_signature
 from tokenward.sdk.wsgi import TokenwardWSGIMiddleware
 
 __all__ = [
@@ -66,4 +67,5 @@ __all__ = [
     "caller_of",
     "optional_token",
     "require_token",
+    "verify_signature",
 ]

@@ -13,6 +13,7 @@ from tokenward.domain.model import (
     TokenStatus,
     UserRecord,
     UserStatus,
+    check_email,
     normalise_username,
 )
 from tokenward.domain.tokens import is_id, new_id
@@ -51,9 +52,19 @@ class AccountService:
         self.passwords = passwords
         self.max_staleness = max_staleness
 
-    def create_user(self, username: str, password: str, *, is_admin: bool, by: Actor) -> UserRecord:
-        """Create an active user; the name is normalised (see :func:`normalise_username`)."""
+    def create_user(
+        self,
+        username: str,
+        password: str,
+        *,
+        is_admin: bool,
+        by: Actor,
+        email: str | None = None,
+    ) -> UserRecord:
+        """Create an active user; the name is normalised (see :func:`normalise_username`).
+        ``email``, optional, is where notices about its tokens go."""
         name = normalise_username(username)
+        email = None if email is None else check_email(email)
         check_password_rules(password)
         with self.store.transaction() as tx:  # before the (slow) hash; add_user checks again
             if tx.user_by_name(name) is not None:
@@ -65,6 +76,7 @@ class AccountService:
             is_admin=is_admin,
             status=UserStatus.ACTIVE,
             created_at=self.clock.now(),
+            email=email,
         )
         details = {"username": name, "is_admin": is_admin}
         with self.store.transaction() as tx:

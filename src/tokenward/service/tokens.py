@@ -1,18 +1,18 @@
-"""Token use cases: create, list, get, revoke, verify."""
+"""Token use cases: create, list, get, revoke, rotate, verify."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import hmac
+import logging
 from datetime import datetime, timedelta
 
 from tokenward.domain import tokens as token_format
 from tokenward.domain.clock import Clock
-from tokenward.domain.errors import InvalidInput, InvalidToken, NotFound
+from tokenward.domain.errors import InvalidInput, InvalidToken, NotFound, StoreUnavailable
 from tokenward.domain.model import (
     Actor,
+    DeadTokenPresented,
     Principal,
     TokenRecord,
     TokenStatus,
@@ -24,12 +24,17 @@ from tokenward.domain.policy import resolve_expiry
 from tokenward.domain.scopes import ADMIN_KEY_SCOPES, USER_BUILTIN_SCOPES, is_valid_scope_name
 from tokenward.domain.tokens import TokenKind
 from tokenward.propagation.cache import FreshCache
+from tokenward.service import rotation
+from tokenward.service.cursors import decode_cursor, encode_cursor
+from tokenward.service.minting import CreatedToken, created_details, mint
 from tokenward.service.policies import PolicyService
 from tokenward.store.base import Store, StoreTransaction, TokenQuery
 
-__all__ = ["CreatedToken", "NewToken", "Revocation", "TokenPage", "TokenService"]
+__all__ = ["CreatedToken", "NewToken", "Revocation", "Rotation", "TokenPage", "TokenService"]
 
+log = logging.getLogger("tokenward.service")
 MAX_PAGE = 200
+_STARTED_CAPACITY = 100_000  # successors known to have started their predecessor's grace
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,12 +49,6 @@ class NewToken:
 
 
 @dataclasses.dataclass(frozen=True)
-class CreatedToken:
-    record: TokenRecord
-    secret: str  # shown to the caller once, never stored
-
-
-@dataclasses.dataclass(frozen=True)
 class TokenPage:
     items: list[TokenRecord]
     next_cursor: str | None
@@ -60,6 +59,16 @@ class Revocation:
     record: TokenRecord
     effective_by: datetime  # every node refuses the token from this moment on
     seq: int  # the event log position every node must reach to have applied it
+
+
+@dataclasses.dataclass(frozen=True)
+class Rotation:
+    """A rotation's outcome: the successor (its secret shown once), the old token as stored,
+    and the latest moment the old secret can work (the grace cap, or its expiry if sooner)."""
+
+    created: CreatedToken
+    old: TokenRecord
+    grace_until: datetime | None
 
 
 class TokenService:
@@ -80,6 +89,7 @@ class TokenService:
         self.cache = (
             cache if cache is not None else FreshCache(max_staleness.total_seconds(), capacity=0)
         )
+        self._grace_started: set[str] = set()
 
     def scopes_for(self, kind: TokenKind) -> frozenset[str]:
         """The scopes a token of ``kind`` may carry."""
@@ -108,23 +118,46 @@ class TokenService:
             expires_at=request.expires_at,
             never_expires=request.never_expires,
         )
-        secret = token_format.generate(kind)
-        record = TokenRecord(
-            id=token_format.new_id("tok"),
-            kind=kind,
-            user_id=owner.id,
-            created_by=by.id,
-            label=label,
-            scopes=scopes,
-            created_at=now,
-            expires_at=expires_at,
-            digest=token_format.digest(secret),
-            hint=token_format.hint(secret),
-        )
+        created = mint(kind, owner.id, by, label, scopes, now, expires_at)
         with self.store.transaction() as tx:
-            tx.add_token(record)
-            tx.append_event(by.event("token.created", now, record.id, _details(record)))
-        return CreatedToken(record, secret)
+            tx.add_token(created.record)
+            tx.append_event(
+                by.event("token.created", now, created.record.id, created_details(created))
+            )
+        return created
+
+    def rotate(
+        self,
+        token_id: str,
+        *,
+        owner_id: str | None,
+        by: Actor,
+        grace: timedelta,
+        granted_by: Principal | None = None,
+    ) -> Rotation:
+        """Replace a live token of ``owner_id`` (any owner's for ``None``) by a successor with
+        the same label, scopes, kind and lifetime length. The old secret keeps working; its
+        grace starts at the successor's first use and ends ``grace`` later, at most 7 days
+        after now. A revoked, expired or already rotated token is a :class:`Conflict`."""
+        _check_id(token_id)
+        grace_seconds = rotation.checked_grace(grace)
+        now = self.clock.now()
+        rule_of = self.policies.current().rule_for
+        with self.store.transaction() as tx:
+            old = _owned(tx.token_by_id(token_id), owner_id)
+            rotation.check_rotatable(old, now)
+            rotation.check_grantable(old, granted_by)
+            expiry = rotation.successor_expiry(rule_of(old.kind), old, now)
+            created = mint(old.kind, old.user_id, by, old.label, old.scopes, now, expiry, old.id)
+            old = rotation.record_rotation(tx, old, created.record, now, grace_seconds)
+            tx.append_event(
+                by.event("token.created", now, created.record.id, created_details(created))
+            )
+            assert old.grace_until is not None  # noqa: S101 - set by record_rotation
+            details = rotation.grace_details(old, old.grace_until)
+            tx.append_event(by.event("token.rotated", now, old.id, details))
+        last = min(filter(None, (old.grace_until, old.expires_at)), default=None)
+        return Rotation(created, old, last)
 
     def _checked_scopes(
         self, kind: TokenKind, requested: tuple[str, ...], granted_by: Principal | None
@@ -155,13 +188,13 @@ class TokenService:
         """Tokens newest first, ``limit`` at a time: one owner's, or everyone's for ``None``."""
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE}")
-        before = None if cursor is None else _decode_cursor(cursor)
+        before = None if cursor is None else decode_cursor(cursor)
         query = TokenQuery(owner_id, self.clock.now(), status, before, limit + 1, kind)
         with self.store.transaction() as tx:
             found = tx.list_tokens(query)
         items = found[:limit]
         more = len(found) > limit
-        return TokenPage(items, _encode_cursor(items[-1]) if more else None)
+        return TokenPage(items, encode_cursor(items[-1]) if more else None)
 
     def get(self, owner_id: str | None, token_id: str) -> TokenRecord:
         """A token of ``owner_id`` (any owner's for ``None``); someone else's is
@@ -240,13 +273,34 @@ class TokenService:
             raise InvalidToken()
         token, user = found
         if token.revoked_at is not None:
-            raise InvalidToken("revoked")  # the caller holds the real secret: it may know
+            # The caller holds the real secret: it may know why (and the owner is told).
+            raise DeadTokenPresented("revoked", token)
         if user.status is not UserStatus.ACTIVE:
             raise InvalidToken("owner deactivated")
         principal = Principal(user, token=token)
         _check_expiry(principal, self.clock.now())
-        self.cache.fill(digest, principal, generation)
+        if token.rotated_from is None or self._started_grace(token):
+            self.cache.fill(digest, principal, generation)
         return principal
+
+    def _started_grace(self, successor: TokenRecord) -> bool:
+        """Start the predecessor's grace at the successor's first use, through the store as an
+        event that every node applies (within the bound). True once it is known started; a
+        failed write is retried at the next use (the successor is not cached until then)."""
+        if successor.id in self._grace_started:
+            return True
+        try:
+            with self.store.transaction() as tx:
+                event = rotation.start_grace_in(tx, successor, self.clock.now())
+                if event is not None:
+                    tx.append_event(event)
+        except StoreUnavailable:
+            log.warning("could not start the grace of the token rotated to %s", successor.id)
+            return False
+        if len(self._grace_started) >= _STARTED_CAPACITY:
+            self._grace_started.clear()  # a forgotten id costs one more no-op transaction
+        self._grace_started.add(successor.id)
+        return True
 
 
 def revoke_in(
@@ -267,9 +321,14 @@ def revoke_in(
 
 
 def _check_expiry(principal: Principal, now: datetime) -> None:
-    expires = principal.expires_at
-    if expires is not None and expires <= now:
-        raise InvalidToken("expired")
+    """Expiry, and the end of a rotated token's grace: checked on every use, cached or not."""
+    token = principal.token
+    if token is None:
+        return
+    if token.expires_at is not None and token.expires_at <= now:
+        raise DeadTokenPresented("expired", token)
+    if token.grace_until is not None and token.grace_until <= now:
+        raise DeadTokenPresented("rotated", token)
 
 
 def _check_id(token_id: str) -> None:
@@ -282,32 +341,3 @@ def _owned(record: TokenRecord | None, owner_id: str | None) -> TokenRecord:
     if record is None or owner_id not in (None, record.user_id):
         raise NotFound("no such token")
     return record
-
-
-def _details(record: TokenRecord) -> dict[str, object]:
-    expires = None if record.expires_at is None else record.expires_at.isoformat()
-    return {
-        "token_id": record.id,
-        "kind": record.kind.value,
-        "user_id": record.user_id,
-        "label": record.label,
-        "scopes": list(record.scopes),
-        "expires_at": expires,
-    }
-
-
-def _encode_cursor(record: TokenRecord) -> str:
-    raw = f"{record.created_at.isoformat()}|{record.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, token_id = raw.split("|", 1)
-        when = datetime.fromisoformat(created)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
-        raise InvalidInput("cursor", "is not a cursor this server issued") from error
-    if when.tzinfo is None:
-        raise InvalidInput("cursor", "is not a cursor this server issued")
-    return when, token_id

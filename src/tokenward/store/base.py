@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
 
 from tokenward.domain.model import (
     Event,
@@ -19,7 +19,28 @@ from tokenward.domain.model import (
 )
 from tokenward.domain.tokens import TokenKind
 
-__all__ = ["EventQuery", "Store", "StoreTransaction", "TokenQuery"]
+__all__ = ["Alarm", "EventQuery", "LastUse", "Rotated", "Store", "StoreTransaction", "TokenQuery"]
+
+Alarm = Literal["dead_use", "reuse"]  # the alarms whose reports are rate-limited per token
+
+
+@dataclasses.dataclass(frozen=True)
+class LastUse:
+    """A token's latest use seen by this node: written in batches, never as an event."""
+
+    token_id: str
+    at: datetime
+    ip: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Rotated:
+    """What a rotation records on the old token."""
+
+    rotated_to: str
+    at: datetime
+    grace_seconds: int
+    grace_until: datetime  # the hard cap until the new token's first use starts the grace
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +95,25 @@ class StoreTransaction(Protocol):
         """Append to the event log and return the event's ``seq``."""
         ...
 
+    def mark_rotated(self, token_id: str, rotation: Rotated) -> bool:
+        """Record that ``token_id`` was replaced, if it is neither revoked nor rotated yet;
+        False (nothing changed) otherwise, so that two rotations cannot both win."""
+        ...
+
+    def start_grace(self, token_id: str, at: datetime, grace_until: datetime) -> bool:
+        """Start the grace of rotated ``token_id`` once: True only for the first call."""
+        ...
+
+    def add_dead_uses(self, token_id: str, count: int, at: datetime, ip: str | None) -> int:
+        """Add ``count`` presentations of a dead token (latest ``at`` from ``ip``) to its
+        tombstone; return the total so far."""
+        ...
+
+    def claim_alarm(self, token_id: str, alarm: Alarm, at: datetime, every: timedelta) -> bool:
+        """True if no report of ``alarm`` for ``token_id`` was made in the ``every`` before
+        ``at``, recording this one: at most one report an interval, whichever node asks."""
+        ...
+
     def set_user_status(self, user_id: str, status: UserStatus) -> None: ...
 
     def list_users(self, now: datetime) -> list[tuple[UserRecord, int]]:
@@ -104,6 +144,12 @@ class Store(Protocol):
 
     def transaction(self) -> AbstractContextManager[StoreTransaction]: ...
 
+    @property
+    def writes(self) -> int:
+        """Data-changing statements (transactions, for the memory store) this process has
+        sent: on /metrics, so a load test can show that requests do not write."""
+        ...
+
     def principal_by_digest(self, digest: str) -> tuple[TokenRecord, UserRecord] | None:
         """The token with this digest and its owner, in one read: the verify path."""
         ...
@@ -113,6 +159,11 @@ class Store(Protocol):
         ...
 
     def events_after(self, seq: int, limit: int = 100) -> list[Event]: ...
+
+    def record_last_used(self, uses: Sequence[LastUse]) -> None:
+        """Write each token's last use, in one batch, keeping a newer stored one. Not an
+        event: it would flood the log and empty every cache."""
+        ...
 
     def report_node(self, node: NodeRecord) -> None:
         """Insert or update a node's row (its watermark and heartbeat)."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tokenward.domain.errors import Conflict
 from tokenward.domain.model import (
@@ -18,7 +18,7 @@ from tokenward.domain.model import (
     UserRecord,
     UserStatus,
 )
-from tokenward.store.base import EventQuery, TokenQuery
+from tokenward.store.base import Alarm, EventQuery, LastUse, Rotated, TokenQuery
 
 __all__ = ["MemoryStore"]
 
@@ -30,6 +30,9 @@ class _State:
     events: list[Event] = dataclasses.field(default_factory=list)
     sessions: dict[str, SessionRecord] = dataclasses.field(default_factory=dict)
     policy: dict[str, object] | None = None
+    # Dead-token bookkeeping by token id: (count, last time, last address).
+    dead_uses: dict[str, tuple[int, datetime, str | None]] = dataclasses.field(default_factory=dict)
+    alarms: dict[tuple[str, Alarm], datetime] = dataclasses.field(default_factory=dict)
 
     def copy(self) -> _State:
         return _State(
@@ -38,6 +41,8 @@ class _State:
             list(self.events),
             dict(self.sessions),
             self.policy,
+            dict(self.dead_uses),
+            dict(self.alarms),
         )
 
 
@@ -92,6 +97,42 @@ class _MemoryTransaction:
         self.state.events.append(dataclasses.replace(event, seq=seq))
         self.last_seq = seq
         return seq
+
+    def mark_rotated(self, token_id: str, rotation: Rotated) -> bool:
+        token = self.state.tokens.get(token_id)
+        if token is None or token.revoked_at is not None or token.rotated_to is not None:
+            return False
+        self.state.tokens[token_id] = dataclasses.replace(
+            token,
+            rotated_to=rotation.rotated_to,
+            rotated_at=rotation.at,
+            grace_seconds=rotation.grace_seconds,
+            grace_until=rotation.grace_until,
+        )
+        return True
+
+    def start_grace(self, token_id: str, at: datetime, grace_until: datetime) -> bool:
+        token = self.state.tokens.get(token_id)
+        if token is None or token.rotated_to is None or token.grace_started_at is not None:
+            return False
+        self.state.tokens[token_id] = dataclasses.replace(
+            token, grace_started_at=at, grace_until=grace_until
+        )
+        return True
+
+    def add_dead_uses(self, token_id: str, count: int, at: datetime, ip: str | None) -> int:
+        if token_id not in self.state.tokens:
+            return 0
+        before = self.state.dead_uses.get(token_id, (0, at, ip))[0]
+        self.state.dead_uses[token_id] = (before + count, at, ip)
+        return before + count
+
+    def claim_alarm(self, token_id: str, alarm: Alarm, at: datetime, every: timedelta) -> bool:
+        last = self.state.alarms.get((token_id, alarm))
+        if token_id not in self.state.tokens or (last is not None and last > at - every):
+            return False
+        self.state.alarms[(token_id, alarm)] = at
+        return True
 
     def set_user_status(self, user_id: str, status: UserStatus) -> None:
         user = self.state.users[user_id]
@@ -150,6 +191,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._listeners: list[Callable[[int], None]] = []
         self._nodes: dict[str, NodeRecord] = {}
+        self.writes = 0
 
     @contextmanager
     def transaction(self) -> Iterator[_MemoryTransaction]:
@@ -158,12 +200,14 @@ class MemoryStore:
             tx = _MemoryTransaction(self._state.copy())
             yield tx
             self._state = tx.state
+            self.writes += 1
         if len(self._state.events) > before:
             for listener in self._listeners:
                 listener(len(self._state.events))
 
     def report_node(self, node: NodeRecord) -> None:
         with self._lock:
+            self.writes += 1
             self._nodes[node.id] = node
 
     def nodes_seen_since(self, moment: datetime) -> list[NodeRecord]:
@@ -189,6 +233,18 @@ class MemoryStore:
 
     def events_after(self, seq: int, limit: int = 100) -> list[Event]:
         return self._state.events[seq : seq + limit]
+
+    def record_last_used(self, uses: Sequence[LastUse]) -> None:
+        with self._lock:
+            self.writes += 1
+            found = self._state.tokens
+            for use in uses:
+                token = found.get(use.token_id)
+                stored = None if token is None else token.last_used_at
+                if token is not None and (stored is None or stored < use.at):
+                    found[use.token_id] = dataclasses.replace(
+                        token, last_used_at=use.at, last_used_from=use.ip
+                    )
 
     def ping(self) -> None:
         return None

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,8 +24,8 @@ from tokenward.domain.model import (
     UserStatus,
 )
 from tokenward.domain.tokens import TokenKind
-from tokenward.store.base import EventQuery, TokenQuery
-from tokenward.store.tables import events, nodes, policy, sessions, tokens, users
+from tokenward.store.base import Alarm, EventQuery, LastUse, Rotated, TokenQuery
+from tokenward.store.tables import UTCDateTime, events, nodes, policy, sessions, tokens, users
 
 __all__ = ["SqlStore", "create_engines", "psycopg_dsn"]
 
@@ -85,6 +85,9 @@ _PG_NETWORK = {
 }
 
 
+_WRITES = frozenset({"INSERT", "UPDATE", "DELETE"})
+
+
 def create_engines(url: str) -> tuple[Engine, Engine]:
     """Return (writer, reader) engines for ``url``; the same engine twice where that is fine."""
     url = _normalise_url(url)
@@ -105,6 +108,7 @@ def _user(row: Any) -> UserRecord:
         is_admin=bool(row.is_admin),
         status=UserStatus(row.status),
         created_at=row.created_at,
+        email=row.email,
     )
 
 
@@ -125,6 +129,12 @@ def _token(row: Row[Any]) -> TokenRecord:
         revoke_reason=row.revoke_reason,
         last_used_at=row.last_used_at,
         last_used_from=row.last_used_from,
+        rotated_from=row.rotated_from,
+        rotated_to=row.rotated_to,
+        rotated_at=row.rotated_at,
+        grace_seconds=row.grace_seconds,
+        grace_started_at=row.grace_started_at,
+        grace_until=row.grace_until,
     )
 
 
@@ -159,9 +169,17 @@ def _status_clause(status: TokenStatus, now: Any) -> sa.ColumnElement[bool]:
     c = tokens.c
     if status is TokenStatus.REVOKED:
         return c.revoked_at.is_not(None)
+    # A rotated token whose grace is over counts as expired, as TokenRecord.status says.
     if status is TokenStatus.EXPIRED:
-        return sa.and_(c.revoked_at.is_(None), c.expires_at <= now)
-    return sa.and_(c.revoked_at.is_(None), sa.or_(c.expires_at.is_(None), c.expires_at > now))
+        return sa.and_(c.revoked_at.is_(None), sa.or_(c.expires_at <= now, c.grace_until <= now))
+    return sa.and_(
+        c.revoked_at.is_(None),
+        sa.or_(c.expires_at.is_(None), c.expires_at > now),
+        sa.or_(c.grace_until.is_(None), c.grace_until > now),
+    )
+
+
+_ALARM_COLUMNS = {"dead_use": tokens.c.dead_use_reported_at, "reuse": tokens.c.reuse_reported_at}
 
 
 class _SqlTransaction:
@@ -231,6 +249,49 @@ class _SqlTransaction:
             self.conn.execute(sa.select(sa.func.pg_notify(CHANNEL, str(seq))))
         self.last_seq = seq
         return seq
+
+    def mark_rotated(self, token_id: str, rotation: Rotated) -> bool:
+        c = tokens.c
+        stmt = (
+            tokens.update()
+            .where(c.id == token_id, c.revoked_at.is_(None), c.rotated_to.is_(None))
+            .values(
+                rotated_to=rotation.rotated_to,
+                rotated_at=rotation.at,
+                grace_seconds=rotation.grace_seconds,
+                grace_until=rotation.grace_until,
+            )
+        )
+        return bool(self.conn.execute(stmt).rowcount == 1)
+
+    def start_grace(self, token_id: str, at: Any, grace_until: Any) -> bool:
+        c = tokens.c
+        stmt = (
+            tokens.update()
+            .where(c.id == token_id, c.rotated_to.is_not(None), c.grace_started_at.is_(None))
+            .values(grace_started_at=at, grace_until=grace_until)
+        )
+        return bool(self.conn.execute(stmt).rowcount == 1)
+
+    def add_dead_uses(self, token_id: str, count: int, at: Any, ip: str | None) -> int:
+        c = tokens.c
+        self.conn.execute(
+            tokens.update()
+            .where(c.id == token_id)
+            .values(dead_use_count=c.dead_use_count + count, dead_used_at=at, dead_used_from=ip)
+        )
+        total = self.conn.execute(sa.select(c.dead_use_count).where(c.id == token_id)).scalar()
+        return int(total or 0)
+
+    def claim_alarm(self, token_id: str, alarm: Alarm, at: Any, every: timedelta) -> bool:
+        column = _ALARM_COLUMNS[alarm]
+        # One conditional update: of two nodes asking at once, only one changes the row.
+        stmt = (
+            tokens.update()
+            .where(tokens.c.id == token_id, sa.or_(column.is_(None), column <= at - every))
+            .values({column.name: at})
+        )
+        return bool(self.conn.execute(stmt).rowcount == 1)
 
     def set_user_status(self, user_id: str, status: UserStatus) -> None:
         self.conn.execute(users.update().where(users.c.id == user_id).values(status=status.value))
@@ -304,6 +365,8 @@ class SqlStore:
         self.url = url
         self.writer, self.reader = create_engines(url)
         self._listeners: list[Callable[[int], None]] = []
+        self.writes = 0
+        sa_event.listen(self.writer, "after_cursor_execute", self._count_write)
         # Built once: the verify path only binds the digest.
         owner = [col.label(f"owner_{col.name}") for col in users.c]
         self._principal_by_digest = (
@@ -316,6 +379,10 @@ class SqlStore:
             .select_from(sessions.join(users, sessions.c.user_id == users.c.id))
             .where(sessions.c.digest == sa.bindparam("digest"))
         )
+
+    def _count_write(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip()[:6].upper() in _WRITES:
+            self.writes += 1
 
     @contextmanager
     def transaction(self) -> Iterator[_SqlTransaction]:
@@ -352,6 +419,23 @@ class SqlStore:
         stmt = events.select().where(events.c.seq > seq).order_by(events.c.seq).limit(limit)
         with _fail_closed(), self.reader.connect() as conn:
             return [_event(row) for row in conn.execute(stmt)]
+
+    def record_last_used(self, uses: Sequence[LastUse]) -> None:
+        if not uses:
+            return
+        c, at = tokens.c, sa.bindparam("at", type_=UTCDateTime())
+        # Keep a newer stored time: another node may have written a later use already.
+        stmt = (
+            tokens.update()
+            .where(
+                c.id == sa.bindparam("token_id"),
+                sa.or_(c.last_used_at.is_(None), c.last_used_at < at),
+            )
+            .values(last_used_at=at, last_used_from=sa.bindparam("ip"))
+        )
+        rows = [{"token_id": u.token_id, "at": u.at, "ip": u.ip} for u in uses]
+        with _fail_closed(), self.writer.begin() as conn:
+            conn.execute(stmt, rows)
 
     def report_node(self, node: NodeRecord) -> None:
         values = {"heartbeat_at": node.heartbeat_at, "applied_seq": node.applied_seq}

@@ -53,6 +53,7 @@ users = Table(
     Column("is_admin", Boolean, nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("email", String(254), nullable=True),
 )
 
 tokens = Table(
@@ -75,6 +76,16 @@ tokens = Table(
     Column("last_used_from", String(64), nullable=True),
     Column("rotated_from", String(32), nullable=True),
     Column("grace_until", UTCDateTime, nullable=True),
+    # 0004: rotation with grace, dead-token alarms (a tombstone keeps counting its uses).
+    Column("rotated_to", String(32), nullable=True),
+    Column("rotated_at", UTCDateTime, nullable=True),
+    Column("grace_seconds", Integer, nullable=True),
+    Column("grace_started_at", UTCDateTime, nullable=True),
+    Column("dead_use_count", Integer, nullable=False, server_default="0"),
+    Column("dead_used_at", UTCDateTime, nullable=True),
+    Column("dead_used_from", String(64), nullable=True),
+    Column("dead_use_reported_at", UTCDateTime, nullable=True),
+    Column("reuse_reported_at", UTCDateTime, nullable=True),
     Index("ix_tokens_user_created", "user_id", "created_at", "id"),
 )
 
@@ -129,3 +140,6 @@ policy = Table(
     Column("document", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# The notifier's tables live in their own module, on this same metadata.
+from tokenward.store import notify_tables  # noqa: E402, F401 - registers them

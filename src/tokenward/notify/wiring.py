@@ -1,0 +1,59 @@
+"""The notifier and the webhook service over a runtime's store, as the runtime wires them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from tokenward.domain.clock import Clock
+from tokenward.notify.admin import WebhookService
+from tokenward.notify.email import SmtpConfig
+from tokenward.notify.notifier import Notifier, NotifierConfig
+from tokenward.service.policies import PolicyService
+from tokenward.settings import Settings
+from tokenward.store.base import Store
+from tokenward.store.memory import MemoryStore
+from tokenward.store.notify_base import NotifyStore
+from tokenward.store.notify_memory import MemoryNotifyStore
+from tokenward.store.notify_sql import SqlNotifyStore
+from tokenward.store.sql import SqlStore
+
+__all__ = ["Notifications", "notifications"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Notifications:
+    notifier: Notifier
+    webhooks: WebhookService
+
+
+def notifications(
+    settings: Settings, store: Store, clock: Clock, policies: PolicyService
+) -> Notifications | None:
+    """Notifications over an SQL or in-memory store; None over any other."""
+    notify: NotifyStore
+    if isinstance(store, SqlStore):
+        notify = SqlNotifyStore(store)
+    elif isinstance(store, MemoryStore):
+        notify = MemoryNotifyStore(store)
+    else:
+        return None
+    config = NotifierConfig(smtp=smtp_config(settings))
+    if settings.notify_interval is not None:
+        config = dataclasses.replace(config, interval=settings.notify_interval)
+    return Notifications(
+        Notifier(notify, store, clock, policies, config), WebhookService(notify, store, clock)
+    )
+
+
+def smtp_config(settings: Settings) -> SmtpConfig | None:
+    """SMTP from the settings; None (no email) when no host is set."""
+    if settings.smtp_host is None:
+        return None
+    return SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        starttls=settings.smtp_starttls,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        sender=settings.email_from,
+    )

@@ -1,0 +1,67 @@
+"""Last use of each token: recorded in memory on every authenticated request, written in batches.
+
+The request path only stores the time and client address in a dict (no I/O, no lock: one dict
+store is atomic under the GIL). A background flusher writes what changed, one batch at a time,
+so each token is written at most once a flush interval (a minute by default) per node, and once
+more at shutdown so that no use is lost. Never an event: it would flood the log and empty the
+caches. The stored value can therefore lag the real last use by up to the flush interval.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+from tokenward.domain.clock import Clock
+from tokenward.store.base import LastUse, Store
+
+__all__ = ["LastUseRecorder"]
+
+_IDLE = timedelta(minutes=10)  # written uses older than this leave memory
+
+
+class LastUseRecorder:
+    """The node's latest use of each token, and what it last wrote of them."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self._latest: dict[str, tuple[datetime, str | None]] = {}
+        self._written: dict[str, datetime] = {}
+        self._flushing = threading.Lock()
+
+    def seen(self, token_id: str, client: tuple[str, int] | None) -> None:
+        """A request authenticated with ``token_id`` from ``client``: the hot path."""
+        self._latest[token_id] = (self.clock.now(), None if client is None else client[0])
+
+    def written(self, token_id: str) -> datetime | None:
+        """The last use this node wrote for ``token_id`` (what the store holds, as far as this
+        node knows), or ``None``."""
+        return self._written.get(token_id)
+
+    def flush(self) -> int:
+        """Write every use not written yet, in one batch; return how many. A store that cannot
+        be reached raises, and the uses stay for the next flush."""
+        with self._flushing:
+            latest = dict(self._latest)  # a copy made in C: no request can change it midway
+            due = [
+                LastUse(token_id, at, ip)
+                for token_id, (at, ip) in latest.items()
+                if self._written.get(token_id) != at
+            ]
+            self.store.record_last_used(due)
+            for use in due:
+                self._written[use.token_id] = use.at
+            self._forget_idle(latest)
+            return len(due)
+
+    def _forget_idle(self, latest: dict[str, tuple[datetime, str | None]]) -> None:
+        """Bound memory: drop tokens not used for a while whose use is written."""
+        idle_before = self.clock.now() - _IDLE
+        for token_id, seen in latest.items():
+            if seen[0] >= idle_before or self._written.get(token_id) != seen[0]:
+                continue
+            current = self._latest.pop(token_id, None)
+            if current is not None and current is not seen:
+                self._latest.setdefault(token_id, current)  # used meanwhile: keep it
+            self._written.pop(token_id, None)

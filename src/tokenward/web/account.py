@@ -1,0 +1,140 @@
+"""Logging in and out: ``/``, ``/ui/login``, ``/ui/logout``, ``/ui/logout-all``."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tokenward.domain.errors import LoginFailed, RateLimited
+from tokenward.http.auth import SESSION_COOKIE
+from tokenward.http.dependencies import actor_of, runtime
+
+# One rule for the cookie's Secure flag, the API's (plain HTTP on loopback is the exception).
+from tokenward.http.sessions import _secure as cookie_secure
+from tokenward.runtime import Runtime
+from tokenward.web.forms import Viewer, action, csrf_matches, page, refused_csrf, viewer_of
+from tokenward.web.pages import redirect, render
+
+__all__ = ["home", "login", "login_page", "logout", "logout_all", "logout_all_page"]
+
+# Before a session exists, the login form is bound to a random value in this cookie
+# (double submit), so that another site cannot log a browser into an account of its choosing.
+LOGIN_COOKIE = "tw_login"
+_FAILED = "Wrong username or password."
+_BINDING = re.compile(r"[A-Za-z0-9_-]{43}")  # what token_urlsafe(32) makes
+
+
+async def home(request: Request) -> Response:
+    """``/``: a person's tokens, or the login page."""
+    return redirect("/ui/tokens" if viewer_of(request) else "/ui/login")
+
+
+async def login_page(request: Request) -> Response:
+    if viewer_of(request) is not None:
+        return redirect("/ui/tokens")
+    return _login_form(request, runtime(request))
+
+
+def _login_form(
+    request: Request, rt: Runtime, status: int = 200, error: str | None = None, username: str = ""
+) -> Response:
+    # Kept while it lasts, so that two login tabs do not undo each other's form.
+    binding = request.cookies.get(LOGIN_COOKIE, "")
+    if not _BINDING.fullmatch(binding):
+        binding = secrets.token_urlsafe(32)
+    response = render(
+        "login.html", status, login_token=binding, error=error, username=username, title="Log in"
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        binding,
+        httponly=True,
+        samesite="strict",
+        secure=cookie_secure(request, rt),
+        path="/ui/login",
+    )
+    return response
+
+
+async def login(request: Request) -> Response:
+    """Password in, session cookie out; one message for an unknown user and a wrong password,
+    and the API's failed-login limits (per name in the service, per address here)."""
+    rt = runtime(request)
+    form = await request.form(max_files=0, max_fields=10)
+    if not csrf_matches(form.get("csrf_token"), request.cookies.get(LOGIN_COOKIE, "")):
+        return refused_csrf(None)
+    username, password = _text(form, "username"), _text(form, "password")
+    by = actor_of("anonymous", request)
+    address = f"ip:{by.ip}" if by.ip is not None else None
+    try:
+        if address is not None:
+            rt.failed_auth.check(address)
+        done = await run_in_threadpool(rt.sessions.login, username, password, by)
+    except LoginFailed:
+        if address is not None:
+            rt.failed_auth.fail(address)
+        return _login_form(request, rt, 401, _FAILED, username)
+    except RateLimited as limited:
+        response = _login_form(request, rt, 429, _too_many(limited.retry_after), username)
+        response.headers["retry-after"] = str(limited.retry_after)
+        return response
+    response = redirect("/ui/tokens")
+    response.set_cookie(
+        SESSION_COOKIE,
+        done.secret,
+        max_age=int(rt.settings.session_lifetime.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(request, rt),
+        path="/",
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/ui/login")
+    return response
+
+
+def _too_many(seconds: int) -> str:
+    return f"Too many failed attempts. Wait {seconds} seconds before trying again."
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _ended(viewer: Viewer, response: Response) -> Response:
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(viewer.request, viewer.rt),
+    )
+    return response
+
+
+@action
+def logout(viewer: Viewer, form: FormData) -> Response:
+    """End this session."""
+    session = viewer.principal.session
+    assert session is not None  # noqa: S101 - a viewer always has a session
+    viewer.rt.sessions.logout(session, viewer.actor)
+    return _ended(viewer, redirect("/ui/login"))
+
+
+@page
+def logout_all_page(viewer: Viewer) -> Response:
+    return render("logout_all.html", viewer=viewer, title="Log out everywhere")
+
+
+@action
+def logout_all(viewer: Viewer, form: FormData) -> Response:
+    """End every session of this person, and revoke all their tokens if asked."""
+    revoke = form.get("revoke_tokens") == "yes"
+    done = viewer.rt.sessions.logout_all(viewer.user_id, revoke_tokens=revoke, by=viewer.actor)
+    response = render("logged_out_all.html", done=done, title="Logged out everywhere")
+    return _ended(viewer, response)

@@ -1,0 +1,97 @@
+"""Admin: admin API keys — ``/ui/admin/keys`` — list, create (the policy's default and maximum
+lifetime shown in the form), revoke."""
+
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from tokenward.domain.errors import InvalidInput
+from tokenward.domain.tokens import TokenKind
+from tokenward.service import NewToken
+from tokenward.web.admin_audit import audit_failure
+from tokenward.web.forms import Viewer, admin_action, admin_page
+from tokenward.web.org_tokens import revoke_for, revoke_page_for, usernames
+from tokenward.web.pages import render
+from tokenward.web.tokens import PAGE_SIZE, not_found, secret_page, status_filter
+
+__all__ = ["create", "listing", "revoke", "revoke_page"]
+
+BASE = "/ui/admin/keys"
+
+
+def _keys_page(
+    viewer: Viewer,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    values: dict[str, object] | None = None,
+) -> Response:
+    rule = viewer.rt.policies.current().admin_key
+    try:
+        found = viewer.rt.tokens.list(
+            None,
+            status=status_filter(viewer),
+            kind=TokenKind.ADMIN,
+            cursor=viewer.param("cursor"),
+            limit=PAGE_SIZE,
+        )
+    except InvalidInput:
+        return not_found(viewer)
+    return render(
+        "admin/keys.html",
+        status,
+        viewer=viewer,
+        section="keys",
+        title="Admin API keys",
+        page=found,
+        names=usernames(viewer),
+        rule=rule,
+        scopes=sorted(viewer.rt.tokens.scopes_for(TokenKind.ADMIN)),
+        errors=errors or {},
+        values=values or {"label": "", "days": str(rule.default_days), "scopes": ["admin"]},
+        now=viewer.rt.clock.now(),
+    )
+
+
+@admin_page
+def listing(viewer: Viewer) -> Response:
+    return _keys_page(viewer)
+
+
+@admin_action
+def create(viewer: Viewer, form: FormData) -> Response:
+    """An admin key owned by this admin; its secret is shown once."""
+    label, days = _text(form, "label"), _text(form, "days").strip()
+    scopes = [s for s in form.getlist("scopes") if isinstance(s, str)]
+    values: dict[str, object] = {"label": label, "days": days, "scopes": scopes}
+    try:
+        if not days.isdigit() or len(days) > 4:
+            raise InvalidInput("days", "must be a whole number of days")
+        created = viewer.rt.tokens.create(
+            viewer.principal.user,
+            NewToken(label, tuple(scopes), expires_in_days=int(days)),
+            by=viewer.actor,
+            kind=TokenKind.ADMIN,
+        )
+    except InvalidInput as error:
+        audit_failure(viewer, f"{error.field}: {error.message}")
+        field = "days" if error.field == "expires_in_days" else error.field
+        names = {"days": "Lifetime", "label": "Label", "scopes": "Scopes"}
+        message = f"{names.get(field, field)}: {error.message}."
+        return _keys_page(viewer, 422, {field: message}, values)
+    return secret_page(viewer, created, back=BASE)
+
+
+@admin_page
+def revoke_page(viewer: Viewer) -> Response:
+    return revoke_page_for(viewer, TokenKind.ADMIN, BASE)
+
+
+@admin_action
+def revoke(viewer: Viewer, form: FormData) -> Response:
+    return revoke_for(viewer, TokenKind.ADMIN, BASE)
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""

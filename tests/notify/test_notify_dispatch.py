@@ -1,0 +1,53 @@
+"""Dispatch and delivery guard themselves in the data: two dispatchers (or senders) by mistake
+plan and send each delivery once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from notify_support import WebhookReceiver, node, notifier_of, token, user_with_email
+
+from tokenward.runtime import Runtime
+from tokenward.testing import TEST_ACTOR, FakeClock
+
+
+@pytest.fixture
+def nodes(database_url: str, clock: FakeClock) -> Iterator[list[Runtime]]:
+    built = [node(database_url, clock) for _ in range(2)]
+    yield built
+    for rt in built:
+        rt.close()
+
+
+def test_a_dispatcher_that_read_a_stale_cursor_plans_nothing(nodes: list[Runtime]) -> None:
+    a, b = (notifier_of(rt) for rt in nodes)
+    assert nodes[0].notify is not None
+    hook = nodes[0].notify.webhooks.create("https://example.org/h", ["token.created"], TEST_ACTOR)
+    token(nodes[0], user_with_email(nodes[0], "alice"), "laptop", 30)
+    cursor = a.notify.dispatch_cursor()
+    events = nodes[0].store.events_after(cursor)
+    plan_a = a.dispatcher._plan(events)
+    plan_b = b.dispatcher._plan(events)
+    assert len(plan_a) == len(plan_b) == 1
+    last = events[-1].seq or 0
+    assert a.notify.advance_dispatch(cursor, last, plan_a)
+    assert not b.notify.advance_dispatch(cursor, last, plan_b)  # the cursor moved: nothing
+    assert b.dispatcher.step() is None  # and from the new cursor, nothing is new
+    assert len(a.notify.deliveries_of(hook.record.id, 10)) == 1
+
+
+def test_two_senders_by_mistake_send_a_due_delivery_once(
+    nodes: list[Runtime], clock: FakeClock
+) -> None:
+    a, b = (notifier_of(rt) for rt in nodes)
+    with WebhookReceiver() as receiver:
+        assert nodes[0].notify is not None
+        nodes[0].notify.webhooks.create(receiver.url, ["token.created"], TEST_ACTOR)
+        token(nodes[0], user_with_email(nodes[0], "alice"), "laptop", 30)
+        a.dispatcher.run()
+        [due] = a.notify.due_deliveries(clock.now(), 10)
+        assert a.deliverer._attempt(due) == 1
+        assert b.deliverer._attempt(due) == 0  # read before the other's claim: refused
+        assert b.deliverer.run(lambda: True) == 0
+    assert len(receiver.received) == 1

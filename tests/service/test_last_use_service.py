@@ -1,0 +1,69 @@
+"""Last use: recorded in memory per request, written in batches (never as events), at most once
+a flush a token, and at stop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from tokenward.runtime import Runtime
+from tokenward.store.base import LastUse
+from tokenward.store.sql import SqlStore
+from tokenward.testing import FakeClock, make_token, make_user
+
+
+@pytest.fixture
+def token_writes(runtime: Runtime) -> Iterator[list[str]]:
+    """Every statement that writes the tokens table, from now on."""
+    assert isinstance(runtime.store, SqlStore)
+    seen: list[str] = []
+
+    def listen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith(("UPDATE TOKENS", "INSERT INTO TOKENS")):
+            seen.append(statement)
+
+    engine = runtime.store.writer
+    sa.event.listen(engine, "before_cursor_execute", listen)
+    yield seen
+    sa.event.remove(engine, "before_cursor_execute", listen)
+
+
+def test_uses_are_written_in_one_batch_and_only_when_they_changed(
+    runtime: Runtime, clock: FakeClock, token_writes: list[str]
+) -> None:
+    alice = make_user(runtime)
+    first, second = make_token(runtime, alice), make_token(runtime, alice)
+    before = runtime.store.max_seq()
+    token_writes.clear()
+    for n in range(50):
+        runtime.usage.seen(first.record.id, ("192.0.2.1", n))
+    runtime.usage.seen(second.record.id, ("192.0.2.2", 1))
+    assert token_writes == []  # nothing is written per request
+    assert runtime.usage.flush() == 2
+    assert len(token_writes) == 1  # one batch
+    assert runtime.usage.flush() == 0  # nothing new: nothing written
+    assert len(token_writes) == 1
+    stored = runtime.tokens.get(alice.id, first.record.id)
+    assert (stored.last_used_at, stored.last_used_from) == (clock.now(), "192.0.2.1")
+    assert runtime.store.max_seq() == before  # never an event
+
+
+def test_an_older_use_never_overwrites_a_newer_one(runtime: Runtime, clock: FakeClock) -> None:
+    """Two nodes write the same token: the later use wins whatever the order of the writes."""
+    token = make_token(runtime, make_user(runtime))
+    runtime.usage.seen(token.record.id, ("192.0.2.9", 1))
+    newer = clock.now()
+    runtime.usage.flush()
+    runtime.store.record_last_used([LastUse(token.record.id, newer.replace(year=2025), "x")])
+    stored = runtime.tokens.get(None, token.record.id)
+    assert (stored.last_used_at, stored.last_used_from) == (newer, "192.0.2.9")
+
+
+def test_stop_writes_what_is_pending(runtime: Runtime, clock: FakeClock) -> None:
+    token = make_token(runtime, make_user(runtime))
+    runtime.start()
+    runtime.usage.seen(token.record.id, ("192.0.2.3", 1))
+    runtime.stop()
+    assert runtime.tokens.get(None, token.record.id).last_used_from == "192.0.2.3"

@@ -1,0 +1,295 @@
+"""The web UI in a real browser (Debian's Chromium driven by Playwright) against a real
+``tokenward serve``: a token made in the UI works on the API until revoked in the UI, labels are
+text, forged cross-site posts are refused, admin pages stay closed, the keyboard reaches the
+forms. The screenshots in docs/screenshots are taken here."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from backends import require_service
+from e2e.server import ADMIN_PASSWORD, Server, clean_env, free_port
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 375, "height": 740}
+BOB_PASSWORD = "bob-has-a-long-password"
+ADMIN_PAGES = ["users", "tokens", "keys", "audit", "policy"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("browser")
+    started = Server.start(folder, clean_env({"TOKENWARD_ADMIN_PASSWORD": ADMIN_PASSWORD}))
+    try:
+        started.wait_ready()
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    require_service(f"Debian's Chromium ({CHROMIUM}; apt-get install chromium)", CHROMIUM.exists())
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def new_page(browser: Browser, server: Server) -> Iterator[Callable[..., Page]]:
+    """``new_page(viewport=DESKTOP)``: a page in a browser context of its own (own cookies)."""
+    contexts: list[BrowserContext] = []
+
+    def open_page(viewport: dict[str, int] = DESKTOP) -> Page:
+        context = browser.new_context(
+            base_url=f"http://127.0.0.1:{server.port}",
+            viewport=viewport,  # type: ignore[arg-type]
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def log_in(page: Page, username: str = "admin", password: str = ADMIN_PASSWORD) -> None:
+    page.goto("/ui/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/ui/tokens")
+
+
+def create_token(page: Page, label: str, scopes: tuple[str, ...] = ("read",)) -> str:
+    """Create a token through the form; return the secret read from the page."""
+    page.goto("/ui/tokens/create")
+    page.get_by_label("Label").fill(label)
+    page.get_by_label("30 days").check()
+    for scope in scopes:
+        page.locator(f'input[name="scopes"][value="{scope}"]').check()
+    page.get_by_role("button", name="Create token").click()
+    page.get_by_text("You will not see it again").wait_for()
+    return page.locator("#secret").input_value()
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def shoot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_a_token_created_in_the_browser_works_on_the_api_until_revoked_there(
+    new_page: Callable[..., Page], server: Server
+) -> None:
+    page = new_page()
+    problems: list[str] = []  # e.g. our own script or style blocked by the CSP
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("response", lambda r: problems.append(r.url) if r.status == 404 else None)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto("/")
+    page.wait_for_url("**/ui/login")
+    shoot(page, "login")
+    log_in(page)
+    server.cli(
+        "token",
+        "create",
+        "--user",
+        "admin",
+        "--label",
+        "staging smoke tests",
+        "--expires-in-days",
+        "3",
+        "--scope",
+        "read",
+    )
+    secret = create_token(page, "ci deploy", ("read", "tokens:read"))
+    assert secret.startswith("twu_")
+    shoot(page, "token-created")
+
+    assert server.request("GET", "/v1/self", bearer(secret)).status == 200
+    page.get_by_role("button", name="Copy").click()
+    page.get_by_text("Copied.").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+
+    page.reload()  # the result replaced itself in the history: the list, not the secret
+    assert page.url.endswith("/ui/tokens")
+    assert secret not in page.content()
+    page.go_back()
+    assert secret not in page.content()
+    page.goto("/ui/tokens")
+    assert page.locator(".expiry-soon").count() >= 1  # the 3-day token is flagged
+    shoot(page, "tokens")
+    phone = new_page(PHONE)
+    log_in(phone)
+    shoot(phone, "tokens-phone")
+    for path in ("/ui/tokens", "/ui/tokens/create", "/ui/admin/audit"):
+        phone.goto(path)
+        assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+
+    page.get_by_role("link", name="Revoke… ci deploy").click()
+    page.get_by_role("button", name="Revoke token").click()
+    page.get_by_role("heading", name="Token revoked").wait_for()
+    assert "No node accepts it after" in page.content()
+    assert server.request("GET", "/v1/self", bearer(secret)).status == 401
+    assert problems == []
+
+
+def test_a_label_holding_a_script_renders_as_text(new_page: Callable[..., Page]) -> None:
+    page = new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    log_in(page)
+    label = '<script>alert("label")</script><img src=x onerror=alert("img")>'
+    create_token(page, label)
+    page.goto("/ui/tokens")
+    cell = page.locator("th.label-cell", has_text='<script>alert("label")</script>')
+    assert cell.first.inner_text() == label
+    assert page.locator("table img").count() == 0
+    page.goto("/ui/admin/audit?type=token.created")
+    assert dialogs == []
+
+
+class _Attacker(http.server.BaseHTTPRequestHandler):
+    """Another origin's page that posts a form to tokenward as soon as it loads."""
+
+    target = ""
+
+    def do_GET(self) -> None:
+        action, fields = {
+            "/revoke": (f"{self.target}/revoke", ""),
+            "/create": (
+                f"{self.target}/create",
+                '<input name="label" value="forged"><input name="lifetime" value="365">'
+                '<input name="scopes" value="read"><input name="csrf_token" value="guessed">',
+            ),
+        }[self.path.split("?")[0]]
+        body = (
+            f'<!doctype html><body onload="document.forms[0].submit()">'
+            f'<form method="post" action="{action}">{fields}</form></body>'
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def attacker(server: Server) -> Iterator[Callable[[str], str]]:
+    """``attacker(target)``: the URL of another origin (another port) whose pages post forms
+    to ``target`` + ``/revoke`` or ``/create``."""
+    port = free_port()
+    handler = type("Attacker", (_Attacker,), {})
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+
+    def at(target: str) -> str:
+        handler.target = target
+        return f"http://127.0.0.1:{port}"
+
+    yield at
+    site.shutdown()
+    site.server_close()
+    thread.join()
+
+
+def test_a_forged_cross_site_post_is_refused_and_changes_nothing(
+    new_page: Callable[..., Page], server: Server, attacker: Callable[[str], str]
+) -> None:
+    secret = server.cli(
+        "token", "create", "--user", "admin", "--label", "victim", "--scope", "tokens:read"
+    ).strip()
+    token_id = server.request("GET", "/v1/self", bearer(secret)).json()["id"]
+    page = new_page()
+    log_in(page)  # the victim's browser holds a live session cookie
+    base = f"http://127.0.0.1:{server.port}/ui/tokens"
+    for path, target in (("/revoke", f"{base}/{token_id}"), ("/create", base)):
+        origin = attacker(target)
+        with page.expect_response(lambda r: r.request.method == "POST") as posted:
+            page.goto(f"{origin}{path}")
+        # 403 (not a redirect to the login page): the cookie was sent, the CSRF check refused.
+        assert posted.value.status == 403, path
+        page.get_by_role("heading", name="Form refused").wait_for()
+    assert server.request("GET", "/v1/self", bearer(secret)).status == 200
+    mine = server.request("GET", "/v1/tokens", bearer(secret)).json()["items"]
+    assert "forged" not in {item["label"] for item in mine}
+
+
+def test_a_non_admin_cannot_reach_admin_pages(
+    new_page: Callable[..., Page], server: Server
+) -> None:
+    admin = new_page()
+    log_in(admin)
+    admin.goto("/ui/admin/users")
+    admin.get_by_label("Username").fill("bob")
+    admin.get_by_label("Initial password").fill(BOB_PASSWORD)
+    admin.get_by_role("button", name="Add user").click()
+    admin.get_by_text("Created bob.").wait_for()
+    shoot(admin, "admin-users")
+    admin.goto("/ui/admin/audit")
+    shoot(admin, "audit")
+
+    bob = new_page()
+    log_in(bob, "bob", BOB_PASSWORD)
+    nav = bob.get_by_role("navigation", name="Main")
+    assert nav.get_by_role("link").all_inner_texts() == ["My tokens"]
+    for name in ADMIN_PAGES:
+        answer = bob.goto(f"/ui/admin/{name}")
+        assert answer is not None
+        assert answer.status == 403, name
+        assert bob.get_by_role("heading", name="Admins only").is_visible()
+        assert "bob-has" not in bob.content()
+
+
+def test_the_keyboard_reaches_the_create_form_and_focus_is_visible(
+    new_page: Callable[..., Page],
+) -> None:
+    page = new_page()
+    log_in(page)
+    page.goto("/ui/tokens/create")
+    focused = ""
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.id")
+        if focused == "label":
+            break
+    assert focused == "label"
+    outline = page.evaluate(
+        "(() => { const s = getComputedStyle(document.activeElement);"
+        " return [s.outlineStyle, s.outlineWidth]; })()"
+    )
+    assert outline == ["solid", "3px"]
+    page.keyboard.type("typed by keyboard")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.name") == "lifetime"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "expires_on"
+    for _ in range(4):  # Chromium's date field takes a Tab for each of its parts
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.name") == "scopes":
+            break
+    assert page.evaluate("document.activeElement.name") == "scopes"
+    page.keyboard.press("Space")
+    page.keyboard.press("Enter")
+    page.get_by_text("You will not see it again").wait_for()
+    assert page.locator("#secret").input_value().startswith("twu_")
