@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -13,7 +12,8 @@ from tokenward.domain.errors import LoginFailed
 from tokenward.domain.model import Principal
 from tokenward.domain.scopes import TOKENS_WRITE
 from tokenward.http import views
-from tokenward.http.auth import SESSION_COOKIE, SESSION_SECRET
+from tokenward.http.auth import SESSION_SECRET
+from tokenward.http.cookies import end_session_cookie, set_session_cookie
 from tokenward.http.dependencies import AuthenticationRequired, actor_of, requires, runtime
 from tokenward.runtime import Runtime
 from tokenward.service.sessions import Login, csrf_token_for
@@ -52,15 +52,7 @@ def login(body: LoginBody, request: Request, rt: Rt) -> Response:
             rt.failed_auth.fail(f"ip:{by.ip}")
         raise
     response = JSONResponse(_session_view(done.session.user_id, done, rt), headers=_NO_STORE)
-    response.set_cookie(
-        SESSION_COOKIE,
-        done.secret,
-        max_age=int(rt.settings.session_lifetime.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request, rt),
-        path="/",
-    )
+    set_session_cookie(response, done.secret, request, rt)
     return response
 
 
@@ -84,9 +76,7 @@ def logout(request: Request, rt: Rt) -> Response:
     assert principal.session is not None  # noqa: S101 - _session_of guarantees it
     rt.sessions.logout(principal.session, actor_of(principal.actor, request))
     response = Response(status_code=204)
-    response.delete_cookie(
-        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request, rt)
-    )
+    end_session_cookie(response, request, rt)
     return response
 
 
@@ -127,18 +117,3 @@ def _session_of(request: Request) -> tuple[Principal, str]:
     if principal is None or principal.session is None or secret is None:
         raise AuthenticationRequired()
     return principal, secret
-
-
-def _secure(request: Request, rt: Runtime) -> bool:
-    """``Secure`` unless set otherwise, or serving plain HTTP on a loopback address (where a
-    browser would not send a Secure cookie back)."""
-    if rt.settings.cookie_secure is not None:
-        return rt.settings.cookie_secure
-    server = request.scope.get("server")
-    if request.url.scheme != "http" or not server:
-        return True
-    host = str(server[0])
-    try:
-        return not ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host != "localhost"

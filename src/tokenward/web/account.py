@@ -11,11 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tokenward.domain.errors import LoginFailed, RateLimited
-from tokenward.http.auth import SESSION_COOKIE
-from tokenward.http.dependencies import actor_of, runtime
 
 # One rule for the cookie's Secure flag, the API's (plain HTTP on loopback is the exception).
-from tokenward.http.sessions import _secure as cookie_secure
+from tokenward.http.cookies import cookie_secure, end_session_cookie, set_session_cookie
+from tokenward.http.dependencies import actor_of, runtime
 from tokenward.runtime import Runtime
 from tokenward.web.forms import Viewer, action, csrf_matches, page, refused_csrf, viewer_of
 from tokenward.web.pages import redirect, render
@@ -84,15 +83,7 @@ async def login(request: Request) -> Response:
         response.headers["retry-after"] = str(limited.retry_after)
         return response
     response = redirect("/ui/tokens")
-    response.set_cookie(
-        SESSION_COOKIE,
-        done.secret,
-        max_age=int(rt.settings.session_lifetime.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=cookie_secure(request, rt),
-        path="/",
-    )
+    set_session_cookie(response, done.secret, request, rt)
     response.delete_cookie(LOGIN_COOKIE, path="/ui/login")
     return response
 
@@ -107,13 +98,7 @@ def _text(form: FormData, name: str) -> str:
 
 
 def _ended(viewer: Viewer, response: Response) -> Response:
-    response.delete_cookie(
-        SESSION_COOKIE,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=cookie_secure(viewer.request, viewer.rt),
-    )
+    end_session_cookie(response, viewer.request, viewer.rt)
     return response
 
 
