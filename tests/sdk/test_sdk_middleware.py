@@ -3,11 +3,15 @@ server, revocations within the bound, fail closed when freshness is unproven, re
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import Depends, FastAPI
 from sdk_server import ThreadServer
@@ -17,6 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from tokenward.domain.errors import InvalidToken
 from tokenward.domain.model import Actor, UserRecord
 from tokenward.domain.tokens import TokenKind
 from tokenward.runtime import Runtime
@@ -235,3 +240,94 @@ def test_the_wsgi_variant_gives_flask_apps_the_same_guarantees(
 
 def test_the_verifier_never_shows_its_key(verifier: RemoteVerifier, key: str) -> None:
     assert key not in repr(verifier) and key not in str(verifier)
+
+
+def test_concurrent_first_misses_for_one_token_share_one_introspection(
+    api: TestClient, server: ThreadServer, alice_token: CreatedToken
+) -> None:
+    """32 requests with a token the resource server has never seen: one introspection."""
+    server.answering.clear()  # hold the answer so that every request arrives while it waits
+    threading.Timer(0.3, server.answering.set).start()
+
+    async def first_requests() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=api.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            auth = _bearer(alice_token.secret)
+            return await asyncio.gather(*(client.get("/projects", headers=auth) for _ in range(32)))
+
+    answers = asyncio.run(first_requests())
+    assert [a.status_code for a in answers] == [200] * 32
+    assert {a.json()["who"] for a in answers} == {"alice"}
+    assert all("tokenward-token-expires" in a.headers for a in answers)
+    assert server.introspections == 1
+
+
+def test_concurrent_sync_misses_in_threads_share_one_introspection(
+    verifier: RemoteVerifier, server: ThreadServer, alice_token: CreatedToken
+) -> None:
+    """The WSGI path: 16 threads verifying a token not cached yet ask tokenward once."""
+    server.answering.clear()
+    threading.Timer(0.3, server.answering.set).start()
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        callers = list(pool.map(lambda _: verifier.verify(alice_token.secret), range(16)))
+    assert {caller.username for caller in callers} == {"alice"}
+    assert server.introspections == 1
+
+
+def test_a_shared_introspection_shares_its_refusal(
+    verifier: RemoteVerifier, server: ThreadServer, runtime: Runtime, alice: UserRecord
+) -> None:
+    revoked = make_token(runtime, alice, "revoked")
+    generation = verifier.cache.generation
+    runtime.tokens.revoke(revoked.record.id, by=ADMIN, owner_id=alice.id)
+    # Once the event is applied, no later one splits the flight (see the test below).
+    _until(lambda: verifier.cache.generation != generation, "the event never arrived")
+    server.answering.clear()
+    threading.Timer(0.3, server.answering.set).start()
+
+    def verify(_: int) -> str:
+        try:
+            verifier.verify(revoked.secret)
+        except InvalidToken:
+            return "refused"
+        return "accepted"
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(verify, range(8))) == {"refused"}
+    assert server.introspections == 1
+
+
+def test_a_miss_after_an_event_asks_afresh_instead_of_joining_an_older_introspection(
+    verifier: RemoteVerifier,
+    server: ThreadServer,
+    runtime: Runtime,
+    alice: UserRecord,
+    alice_token: CreatedToken,
+) -> None:
+    """An introspection begun before an event may predate a revocation; a request that comes
+    after the event was applied must not be handed its answer."""
+    other = make_token(runtime, alice, "other")
+    server.answering.clear()
+
+    async def scenario() -> list[Caller | BaseException]:
+        early = asyncio.ensure_future(verifier.averify(alice_token.secret))
+        await _auntil(lambda: server.introspections == 1)
+        generation = verifier.cache.generation
+        runtime.tokens.revoke(other.record.id, by=ADMIN, owner_id=alice.id)
+        await _auntil(lambda: verifier.cache.generation != generation)
+        late = asyncio.ensure_future(verifier.averify(alice_token.secret))
+        await _auntil(lambda: server.introspections == 2)
+        server.answering.set()
+        return await asyncio.gather(early, late, return_exceptions=True)
+
+    early, late = asyncio.run(scenario())
+    assert isinstance(early, Caller) and isinstance(late, Caller)
+    assert server.introspections == 2
+
+
+async def _auntil(condition: Callable[[], bool], limit: float = 5.0) -> None:
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > limit:
+            pytest.fail("condition not reached")
+        await asyncio.sleep(0.005)

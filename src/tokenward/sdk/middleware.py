@@ -8,8 +8,8 @@ cannot happen); ``503`` when validity cannot be proven. Anonymous requests pass 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Literal
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tokenward.domain.bearer import Absent, Malformed, OtherScheme, read_credential
 from tokenward.domain.errors import InvalidToken, StoreUnavailable
 from tokenward.sdk import _answers
-from tokenward.sdk.verifier import Caller, RemoteVerifier
+from tokenward.sdk.verifier import Caller, RemoteVerifier, expiry_value
 
 __all__ = ["CALLER", "TokenwardMiddleware", "caller_of", "optional_token", "require_token"]
 
@@ -43,6 +43,25 @@ class TokenwardMiddleware:
                 self.verifier.start()
             await self.app(scope, receive, send)
             return
+        found = _sole_authorization(scope)
+        if found is None:  # anonymous: passes through untouched
+            scope[CALLER] = None
+            await self.app(scope, receive, send)
+            return
+        if found is not False:
+            # The hot path: a header value verified before, still vouched for by the cache.
+            remembered = self.verifier.recall(found)
+            if remembered is not None:
+                scope[CALLER] = remembered.caller
+                await self.app(scope, receive, _with_expiry(send, remembered.header))
+                return
+        await self._check(scope, receive, send, None if found is False else found)
+
+    async def _check(
+        self, scope: Scope, receive: Receive, send: Send, authorization: bytes | None
+    ) -> None:
+        """Every request the hot path does not settle: anonymous, refused, or a token not
+        remembered yet (then it is, once verified)."""
         scope[CALLER] = None
         credential = read_credential(scope["headers"], scope["query_string"])
         if isinstance(credential, Absent):
@@ -55,7 +74,6 @@ class TokenwardMiddleware:
             await _answer(send, _answers.missing(self.realm))
             return
         try:
-            # A fresh cache hit is answered here, without a coroutine or any I/O.
             checked = self.verifier.check_cached(credential.token)
             if isinstance(checked, Caller):
                 caller = checked
@@ -68,36 +86,46 @@ class TokenwardMiddleware:
         except StoreUnavailable:
             await _answer(send, _answers.unavailable())
             return
+        if authorization is None:  # a query string the hot path leaves to the full check
+            header = (b"tokenward-token-expires", expiry_value(caller).encode())
+        else:
+            header = self.verifier.remember(authorization, credential.token, caller).header
         scope[CALLER] = caller
-        await self.app(scope, receive, _with_expiry(send, caller))
+        await self.app(scope, receive, _with_expiry(send, header))
 
 
-def _with_expiry(send: Send, caller: Caller) -> Send:
-    value = _expiry_header(caller)
+def _sole_authorization(scope: Scope) -> bytes | Literal[False] | None:
+    """The value of the request's one ``Authorization`` header; ``None`` if there is none;
+    ``False`` when only read_credential can tell: several headers, or a query string that
+    may carry a token (RFC 6750 §2.3)."""
+    if may_carry_token(scope["query_string"]):
+        return False
+    found = None
+    for name, value in scope["headers"]:
+        # Servers send lower-case names (ASGI spec), but the full check accepts any case.
+        if len(name) == 13 and name.lower() == b"authorization":
+            if found is not None:
+                return False
+            found = value
+    return found
 
-    async def sending(message: Message) -> None:
+
+def may_carry_token(query: bytes) -> bool:
+    """Whether a query string might hold an ``access_token`` parameter, perhaps
+    percent-encoded; such requests skip the hot path so that read_credential refuses them."""
+    return bool(query) and (b"access_token" in query or b"%" in query)
+
+
+def _with_expiry(send: Send, header: tuple[bytes, bytes]) -> Send:
+    """``send`` that adds ``Tokenward-Token-Expires`` to the response start. A plain function
+    returning ``send``'s awaitable: no extra coroutine per message."""
+
+    def sending(message: Message) -> Awaitable[None]:
         if message["type"] == "http.response.start":
-            headers = [*message.get("headers", ()), (b"tokenward-token-expires", value)]
-            message["headers"] = headers
-        await send(message)
+            message["headers"] = [*message.get("headers", ()), header]
+        return send(message)
 
     return sending
-
-
-_EXPIRY_MEMO: dict[str, tuple[datetime | None, bytes]] = {}
-
-
-def _expiry_header(caller: Caller) -> bytes:
-    """``Tokenward-Token-Expires`` for a caller, formatted once per token."""
-    memo = _EXPIRY_MEMO.get(caller.token_id)
-    if memo is not None and memo[0] == caller.expires_at:
-        return memo[1]
-    expires = caller.expires_at
-    value = b"never" if expires is None else expires.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    if len(_EXPIRY_MEMO) > 10_000:
-        _EXPIRY_MEMO.clear()
-    _EXPIRY_MEMO[caller.token_id] = (expires, value)
-    return value
 
 
 async def _answer(send: Send, answer: _answers.Answer) -> None:

@@ -4,11 +4,21 @@ cache fed by the tokenward server's event stream, failing closed when freshness 
 The cache is the server's own (:class:`~tokenward.propagation.cache.GuardedCache`): an entry is
 served only while the last heartbeat vouches for freshness within ``max_staleness``; revocation
 events evict; a fill read before an event or before the stream (re)started is dropped.
+
+In front of it sits a memo of exact ``Authorization`` values already verified, so a repeat
+request skips parsing, checksums and expiry formatting. It is keyed by the SHA-256 of the header
+value, never by the value: the process does not keep a store of live secrets (one hash of a
+short header costs ~0.5 µs, under 1% of a request). The memo decides nothing by itself: a
+remembered value is used only while the guarded cache still returns the very caller remembered
+with it (fresh, not evicted) and the token has not expired.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import dataclasses
+import hashlib
 import json
 import logging
 import threading
@@ -24,10 +34,11 @@ from tokenward.domain.errors import InvalidToken, StoreUnavailable
 from tokenward.domain.model import Event
 from tokenward.propagation.cache import GuardedCache
 
-__all__ = ["Caller", "RemoteVerifier"]
+__all__ = ["Caller", "Remembered", "RemoteVerifier", "expiry_value"]
 
 log = logging.getLogger("tokenward.sdk")
 _RECONNECT_PAUSE = 0.2  # seconds between attempts to reopen the event stream
+_Flight = tuple[asyncio.AbstractEventLoop, str, int]  # loop, digest, cache generation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +53,22 @@ class Caller:
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class Remembered:
+    """A verified ``Authorization`` value: its caller, the token's digest, and the
+    ``Tokenward-Token-Expires`` value formatted once, ready for ASGI and WSGI."""
+
+    __slots__ = ("caller", "digest", "expires_at", "header", "header_text")
+
+    def __init__(self, caller: Caller, digest: str) -> None:
+        self.caller = caller
+        self.digest = digest
+        expires = caller.expires_at
+        # A float compare per request instead of building a datetime.
+        self.expires_at = float("inf") if expires is None else expires.timestamp()
+        self.header_text = expiry_value(caller)
+        self.header = (b"tokenward-token-expires", self.header_text.encode())
 
 
 class RemoteVerifier:
@@ -66,6 +93,12 @@ class RemoteVerifier:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        # Digests of exact header values already verified. Bounded like the cache; holds no
+        # decision of its own (see recall), so a stale entry costs one slow path, never a wrong
+        # answer.
+        self._remembered: dict[bytes, Remembered] = {}
+        self._in_flight: dict[_Flight, asyncio.Task[Caller]] = {}
+        self._threads_in_flight: dict[tuple[str, int], concurrent.futures.Future[Caller]] = {}
 
     def __repr__(self) -> str:  # never the key
         return f"RemoteVerifier(url={self.url!r})"
@@ -105,19 +138,71 @@ class RemoteVerifier:
         _check_expiry(caller)
         return caller
 
+    def recall(self, authorization: bytes) -> Remembered | None:
+        """What :meth:`remember` stored for this exact ``Authorization`` value, if the guarded
+        cache still holds that very caller (fresh, not evicted by an event) and the token has
+        not expired; otherwise ``None``, and the caller takes the full path. No I/O."""
+        key = hashlib.sha256(authorization).digest()
+        remembered = self._remembered.get(key)
+        if remembered is None:
+            return None
+        if (
+            time.time() < remembered.expires_at
+            and self.cache.get(remembered.digest) is remembered.caller
+        ):
+            return remembered
+        # Revoked, expired, evicted or unproven: forget it now, not at eviction.
+        self._remembered.pop(key, None)
+        return None
+
+    def remember(self, authorization: bytes, token: str, caller: Caller) -> Remembered:
+        """Note that ``authorization`` (a whole header value) carries ``token``, just verified
+        as ``caller``, so that :meth:`recall` can answer the next request with it."""
+        remembered = Remembered(caller, token_format.digest(token))
+        memo = self._remembered
+        if len(memo) >= self.cache.capacity:
+            memo.pop(next(iter(memo), b""), None)  # the oldest: dicts keep insertion order
+        memo[hashlib.sha256(authorization).digest()] = remembered
+        return remembered
+
     def verify(self, token: str) -> Caller:
         """Sync: the caller, or :class:`InvalidToken`, or :class:`StoreUnavailable`."""
         self.start()
         checked = self.check_cached(token)
         if isinstance(checked, Caller):
             return checked
+        return self._introspect_once(token, checked)
+
+    def _introspect_once(self, token: str, digest: str) -> Caller:
+        """Single flight across threads, on the same terms as :meth:`aintrospect`."""
         generation = self.cache.generation
+        key = (digest, generation)
+        with self._lock:
+            flight = self._threads_in_flight.get(key)
+            leading = flight is None
+            if flight is None:
+                flight = self._threads_in_flight[key] = concurrent.futures.Future()
+        if not leading:
+            return flight.result()  # the leader's caller, or its exception raised here too
+        try:
+            caller = self._introspect(token, digest, generation)
+        except BaseException as error:
+            flight.set_exception(error)
+            raise
+        else:
+            flight.set_result(caller)
+            return caller
+        finally:
+            with self._lock:
+                del self._threads_in_flight[key]
+
+    def _introspect(self, token: str, digest: str, generation: int) -> Caller:
         try:
             with httpx.Client(timeout=self.timeout) as client:
                 answer = client.post(**self._introspection(token))
         except httpx.HTTPError as error:
             raise StoreUnavailable(type(error).__name__) from None
-        return self._settle(checked, answer, generation)
+        return self._settle(digest, answer, generation)
 
     async def averify(self, token: str) -> Caller:
         """Async twin of :meth:`verify`."""
@@ -128,15 +213,35 @@ class RemoteVerifier:
         return await self.aintrospect(token, checked)
 
     async def aintrospect(self, token: str, digest: str) -> Caller:
-        """Ask the server about a token the cache does not hold (``digest`` is its digest)."""
-        checked = digest
+        """Ask the server about a token the cache does not hold (``digest`` is its digest).
+
+        Concurrent misses for one token share one introspection (single flight), but only
+        among requests that saw the same cache generation: one that arrives after an event
+        was applied asks afresh, so sharing never hands out an answer older than what a
+        cache hit could have given it."""
+        loop = asyncio.get_running_loop()  # a task belongs to one loop; tests run several
         generation = self.cache.generation
+        key = (loop, digest, generation)
+        flight = self._in_flight.get(key)
+        if flight is None:
+            # A task of its own: a client that disconnects must not cancel it for the others.
+            flight = loop.create_task(self._aintrospect(token, digest, generation))
+            self._in_flight[key] = flight
+            flight.add_done_callback(lambda done: self._landed(key, done))
+        return await asyncio.shield(flight)
+
+    def _landed(self, key: _Flight, flight: asyncio.Task[Caller]) -> None:
+        self._in_flight.pop(key, None)
+        if not flight.cancelled():
+            flight.exception()  # retrieved even if every waiter left, so asyncio stays quiet
+
+    async def _aintrospect(self, token: str, digest: str, generation: int) -> Caller:
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
                 answer = await client.post(**self._introspection(token))
         except httpx.HTTPError as error:
             raise StoreUnavailable(type(error).__name__) from None
-        return self._settle(checked, answer, generation)
+        return self._settle(digest, answer, generation)
 
     def _introspection(self, token: str) -> dict[str, Any]:
         return {
@@ -228,6 +333,12 @@ def _event(kind: str, data: dict[str, Any]) -> Event:
     return Event(
         kind, datetime.now(UTC), "tokenward", subject, details=details, seq=data.get("seq")
     )
+
+
+def expiry_value(caller: Caller) -> str:
+    """The ``Tokenward-Token-Expires`` value: RFC 3339 in UTC, or ``never``."""
+    expires = caller.expires_at
+    return "never" if expires is None else expires.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _check_expiry(caller: Caller) -> None:

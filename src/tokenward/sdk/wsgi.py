@@ -9,8 +9,8 @@ from typing import Any
 from tokenward.domain.bearer import Absent, Malformed, OtherScheme, read_credential
 from tokenward.domain.errors import InvalidToken, StoreUnavailable
 from tokenward.sdk import _answers
-from tokenward.sdk.middleware import CALLER
-from tokenward.sdk.verifier import RemoteVerifier
+from tokenward.sdk.middleware import CALLER, may_carry_token
+from tokenward.sdk.verifier import Remembered, RemoteVerifier
 
 __all__ = ["CALLER", "TokenwardWSGIMiddleware"]
 
@@ -25,13 +25,27 @@ class TokenwardWSGIMiddleware:
         self.realm = realm
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        value = environ.get("HTTP_AUTHORIZATION")
+        query = environ.get("QUERY_STRING", "").encode("latin-1")
+        if value is not None and not may_carry_token(query):
+            # The hot path: a header value verified before, still vouched for by the cache.
+            authorization = value.encode("latin-1")
+            remembered = self.verifier.recall(authorization)
+            if remembered is not None:
+                return self._serve(environ, start_response, remembered)
+        return self._check(environ, start_response, query)
+
+    def _check(
+        self, environ: dict[str, Any], start_response: StartResponse, query: bytes
+    ) -> Iterable[bytes]:
+        """Every request the hot path does not settle (see the ASGI middleware)."""
         environ[CALLER] = None
         headers = [
             (key[5:].lower().replace("_", "-").encode("latin-1"), value.encode("latin-1"))
             for key, value in environ.items()
             if key.startswith("HTTP_")
         ]
-        credential = read_credential(headers, environ.get("QUERY_STRING", "").encode("latin-1"))
+        credential = read_credential(headers, query)
         if isinstance(credential, Absent):
             return self.app(environ, start_response)
         if isinstance(credential, Malformed):
@@ -44,14 +58,18 @@ class TokenwardWSGIMiddleware:
             return _answer(start_response, _answers.invalid_token(self.realm, error.reason))
         except StoreUnavailable:
             return _answer(start_response, _answers.unavailable())
-        environ[CALLER] = caller
-        expires = caller.expires_at
-        value = "never" if expires is None else expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+        authorization = environ["HTTP_AUTHORIZATION"].encode("latin-1")
+        remembered = self.verifier.remember(authorization, credential.token, caller)
+        return self._serve(environ, start_response, remembered)
+
+    def _serve(
+        self, environ: dict[str, Any], start_response: StartResponse, remembered: Remembered
+    ) -> Iterable[bytes]:
+        environ[CALLER] = remembered.caller
+        header = ("Tokenward-Token-Expires", remembered.header_text)
 
         def starting(status: str, response_headers: list[tuple[str, str]], *rest: Any) -> Any:
-            return start_response(
-                status, [*response_headers, ("Tokenward-Token-Expires", value)], *rest
-            )
+            return start_response(status, [*response_headers, header], *rest)
 
         return self.app(environ, starting)
 
