@@ -11,6 +11,7 @@ from tokenward.domain.tokens import TokenKind
 from tokenward.service import NewToken
 from tokenward.web.admin_audit import audit_failure
 from tokenward.web.forms import Viewer, admin_action, admin_page
+from tokenward.web.once import acts_once
 from tokenward.web.org_tokens import revoke_for, revoke_page_for, usernames
 from tokenward.web.pages import render
 from tokenward.web.tokens import PAGE_SIZE, not_found, secret_page, status_filter
@@ -59,6 +60,7 @@ def listing(viewer: Viewer) -> Response:
 
 
 @admin_action
+@acts_once
 def create(viewer: Viewer, form: FormData) -> Response:
     """An admin key owned by this admin; its secret is shown once."""
     label, days = _text(form, "label"), _text(form, "days").strip()

@@ -3,6 +3,7 @@ every UI response carries."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import jinja2
@@ -12,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenward.web import times
 
-__all__ = ["SECURITY_HEADERS", "SecurityHeaders", "redirect", "render"]
+__all__ = ["SECURITY_HEADERS", "SecurityHeaders", "new_form_id", "redirect", "render"]
 
 # No 'unsafe-inline' anywhere: an injected <script> or style attribute would not run even if
 # escaping failed somewhere. form-action 'self' keeps a form from posting our CSRF token away.
@@ -37,6 +38,14 @@ _ENV = jinja2.Environment(
 _ENV.filters["utc"] = times.utc
 _ENV.globals["relative"] = times.relative
 _ENV.globals["expiry_state"] = times.expiry_state
+
+
+def new_form_id() -> str:
+    """A fresh id for one rendering of a form that must act once (see tokenward.web.once)."""
+    return secrets.token_urlsafe(16)
+
+
+_ENV.globals["new_form_id"] = new_form_id
 
 
 def render(

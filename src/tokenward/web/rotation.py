@@ -11,6 +11,7 @@ from starlette.responses import Response
 from tokenward.domain.errors import Conflict, InvalidInput, NotFound
 from tokenward.web import times
 from tokenward.web.forms import Viewer, action, page
+from tokenward.web.once import acts_once
 from tokenward.web.pages import render
 from tokenward.web.tokens import not_found, secret_page
 
@@ -49,6 +50,7 @@ def _rotate_form(viewer: Viewer, grace: str, error: str | None) -> Response:
 
 
 @action
+@acts_once
 def rotate(viewer: Viewer, form: FormData) -> Response:
     """A new token with the old one's label, scopes and lifetime length; its secret is shown
     once, like a created one's."""

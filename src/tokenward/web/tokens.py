@@ -10,6 +10,7 @@ from tokenward.domain.model import TokenStatus
 from tokenward.domain.tokens import TokenKind
 from tokenward.service import CreatedToken, Revocation
 from tokenward.web.forms import Viewer, action, page
+from tokenward.web.once import acts_once
 from tokenward.web.pages import render
 from tokenward.web.token_forms import TokenForm, field_error, presets, read_token_form
 
@@ -84,6 +85,7 @@ def _create_form(viewer: Viewer, values: TokenForm, errors: dict[str, str]) -> R
 
 
 @action
+@acts_once
 def create(viewer: Viewer, form: FormData) -> Response:
     """Create a token and show its secret once, in this answer only (never in a URL)."""
     values = read_token_form(form)
