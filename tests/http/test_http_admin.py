@@ -304,6 +304,7 @@ def test_reactivation_restores_login_but_revoked_tokens_stay_revoked(
         "is_admin": False,
         "status": "active",
         "created_at": START,
+        "email": None,
     }
     check_invalid_token(web.get("/v1/self", headers=bearer(token.secret)), problem)
     check_unauthenticated(web.get("/v1/session", headers=old.cookie), problem)
@@ -518,6 +519,7 @@ def test_create_user_is_201_with_its_shape_and_the_user_can_log_in(
         "is_admin": True,
         "status": "active",
         "created_at": START,
+        "email": None,
     }
     assert created["id"].startswith("usr_")
     assert log_in(web, "dana", "dana's long password").user_id == created["id"]

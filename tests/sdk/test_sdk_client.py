@@ -371,6 +371,9 @@ def test_an_admin_creates_lists_deactivates_and_reactivates_users_and_names_conf
     listed = {user.username: user for user in client.list_users()}
     assert listed.keys() == {"root", "carol"}
     assert (listed["carol"].active_tokens, listed["root"].active_tokens) == (2, 1)
+    assert listed["carol"].email is None
+    dave = client.create_user("dave", "a-long-password-for-dave", email="dave@example.org")
+    assert dave.email == runtime.accounts.by_id(dave.id).email == "dave@example.org"
     until(lambda: len(runtime.receipts.live_nodes()) == 1)
     done = client.deactivate_user(carol.id, wait=True)
     assert isinstance(done, Deactivation)

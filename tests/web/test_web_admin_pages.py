@@ -80,11 +80,17 @@ def test_users_are_created_deactivated_after_a_count_and_reactivated(
     csrf = log_in(ui, "root")
     created = ui.post(
         "/ui/admin/users/create",
-        data={"csrf_token": csrf, "username": "Bob", "password": "bob-has-a-long-password"},
+        data={
+            "csrf_token": csrf,
+            "username": "Bob",
+            "password": "bob-has-a-long-password",
+            "email": " bob@example.org ",
+        },
     )
     assert created.status_code == 200
     assert "Created bob." in created.text
     bob = runtime.accounts.by_name("bob")
+    assert bob.email == "bob@example.org"
     for n in range(3):
         make_token(runtime, bob, f"bob {n}")
     confirm = ui.get(f"/ui/admin/users/{bob.id}/deactivate")
@@ -108,6 +114,7 @@ def test_users_are_created_deactivated_after_a_count_and_reactivated(
         ({"username": "bad name!", "password": "long-enough-password"}, "username", 422),
         ({"username": "carol", "password": "short"}, "password", 422),
         ({"username": "ROOT", "password": "long-enough-password"}, "username", 409),
+        ({"username": "carol", "password": "long-enough-password", "email": "no-at"}, "email", 422),
     ],
 )
 def test_a_refused_user_is_named_by_its_field_and_audited(

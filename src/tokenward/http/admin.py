@@ -78,9 +78,8 @@ def _user_view(user: UserRecord, active_tokens: int | None = None) -> dict[str, 
         **views.user_brief(user),
         "status": user.status.value,
         "created_at": views.rfc3339(user.created_at),
+        "email": user.email,  # null for users without one: the same shape for every user
     }
-    if user.email is not None:  # only users given one have it (the shape is otherwise as before)
-        view["email"] = user.email
     if active_tokens is not None:
         view["active_tokens"] = active_tokens
     return view

@@ -126,9 +126,11 @@ class AsyncClient:
         """RFC 7009 revocation of ``token``: holding it is enough; an unknown one is no error."""
         await self._run(calls.revoke(token))
 
-    async def create_user(self, username: str, password: str, is_admin: bool = False) -> User:
-        """Create an account (admin)."""
-        return await self._run(calls.create_user(username, password, is_admin))
+    async def create_user(
+        self, username: str, password: str, is_admin: bool = False, email: str | None = None
+    ) -> User:
+        """Create an account (admin); ``email`` receives its notices."""
+        return await self._run(calls.create_user(username, password, is_admin, email))
 
     def list_users(self) -> AsyncIterator[User]:
         """Every account, with its status and count of active tokens (admin)."""

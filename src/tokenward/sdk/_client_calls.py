@@ -195,8 +195,10 @@ def revoke(token: str) -> Call[None]:
 # --- admin -------------------------------------------------------------------------------------
 
 
-def create_user(username: str, password: str, is_admin: bool) -> Call[models.User]:
-    body = {"username": username, "password": password, "is_admin": is_admin}
+def create_user(
+    username: str, password: str, is_admin: bool, email: str | None
+) -> Call[models.User]:
+    body = {"username": username, "password": password, "is_admin": is_admin, "email": email}
     return Call("POST", "/v1/admin/users", read.user, json=body)
 
 

@@ -125,9 +125,11 @@ class Client:
         """RFC 7009 revocation of ``token``: holding it is enough; an unknown one is no error."""
         self._run(calls.revoke(token))
 
-    def create_user(self, username: str, password: str, is_admin: bool = False) -> User:
-        """Create an account (admin)."""
-        return self._run(calls.create_user(username, password, is_admin))
+    def create_user(
+        self, username: str, password: str, is_admin: bool = False, email: str | None = None
+    ) -> User:
+        """Create an account (admin); ``email`` receives its notices."""
+        return self._run(calls.create_user(username, password, is_admin, email))
 
     def list_users(self) -> Iterator[User]:
         """Every account, with its status and count of active tokens (admin)."""

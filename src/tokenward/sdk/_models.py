@@ -156,6 +156,7 @@ class User:
     status: str
     created_at: datetime | None = None
     active_tokens: int | None = None
+    email: str | None = None  # where expiry reminders and other notices are mailed
 
 
 @dataclasses.dataclass(frozen=True)

@@ -158,6 +158,7 @@ def user(body: Json) -> User:
         status=body["status"],
         created_at=maybe_time(body.get("created_at")),
         active_tokens=body.get("active_tokens"),
+        email=body.get("email"),
     )
 
 

@@ -18,7 +18,7 @@ from tokenward.store.notify_tables import (
     reminders_sent,
     webhooks,
 )
-from tokenward.store.sql import SqlStore, _fail_closed, _token
+from tokenward.store.sql import SqlStore, fail_closed, token_record
 from tokenward.store.tables import tokens, users
 
 __all__ = ["SqlNotifyStore"]
@@ -35,7 +35,7 @@ class SqlNotifyStore:
 
     def take_lease(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
         c = leases.c
-        with _fail_closed(), self.store.writer.begin() as conn:
+        with fail_closed(), self.store.writer.begin() as conn:
             # One conditional UPDATE: concurrent takers are serialised on the row (PostgreSQL
             # re-checks the WHERE after the other commits; SQLite writers are serial).
             taken = conn.execute(
@@ -46,14 +46,14 @@ class SqlNotifyStore:
             if taken.rowcount:
                 return True
         try:  # no row yet: the first INSERT wins, the primary key refuses the others
-            with _fail_closed(), self.store.writer.begin() as conn:
+            with fail_closed(), self.store.writer.begin() as conn:
                 conn.execute(leases.insert().values(name=name, holder=holder, expires_at=until))
         except sa.exc.IntegrityError:
             return False
         return True
 
     def release_lease(self, name: str, holder: str) -> None:
-        with _fail_closed(), self.store.writer.begin() as conn:
+        with fail_closed(), self.store.writer.begin() as conn:
             conn.execute(leases.delete().where(leases.c.name == name, leases.c.holder == holder))
 
     def reminder_candidates(
@@ -72,8 +72,8 @@ class SqlNotifyStore:
             .order_by(c.expires_at, c.id)
             .limit(limit)
         )
-        with _fail_closed(), self.store.reader.connect() as conn:
-            return [_token(row) for row in conn.execute(stmt)]
+        with fail_closed(), self.store.reader.connect() as conn:
+            return [token_record(row) for row in conn.execute(stmt)]
 
     def send_reminder(self, token_id: str, mark: str, at: datetime, event: Event | None) -> bool:
         try:
@@ -87,14 +87,14 @@ class SqlNotifyStore:
 
     def dispatch_cursor(self) -> int:
         stmt = sa.select(notify_cursors.c.seq).where(notify_cursors.c.name == _DISPATCH)
-        with _fail_closed(), self.store.reader.connect() as conn:
+        with fail_closed(), self.store.reader.connect() as conn:
             found = conn.execute(stmt).scalar()
         return 0 if found is None else int(found)
 
     def advance_dispatch(self, old: int, new: int, planned: list[DeliveryRecord]) -> bool:
         c = notify_cursors.c
         try:
-            with _fail_closed(), self.store.writer.begin() as conn:
+            with fail_closed(), self.store.writer.begin() as conn:
                 moved = conn.execute(
                     notify_cursors.update().where(c.name == _DISPATCH, c.seq == old).values(seq=new)
                 )
@@ -116,12 +116,12 @@ class SqlNotifyStore:
             .order_by(c.next_attempt_at, c.event_seq, c.id)
             .limit(limit)
         )
-        with _fail_closed(), self.store.reader.connect() as conn:
+        with fail_closed(), self.store.reader.connect() as conn:
             return [_delivery(row) for row in conn.execute(stmt)]
 
     def update_delivery(self, delivery: DeliveryRecord, update: DeliveryUpdate) -> bool:
         c = deliveries.c
-        with _fail_closed(), self.store.writer.begin() as conn:
+        with fail_closed(), self.store.writer.begin() as conn:
             done = conn.execute(
                 deliveries.update()
                 .where(
@@ -146,12 +146,12 @@ class SqlNotifyStore:
 
     def webhooks(self) -> list[WebhookRecord]:
         stmt = webhooks.select().order_by(webhooks.c.created_at, webhooks.c.id)
-        with _fail_closed(), self.store.reader.connect() as conn:
+        with fail_closed(), self.store.reader.connect() as conn:
             return [_webhook(row) for row in conn.execute(stmt)]
 
     def webhook_by_id(self, webhook_id: str) -> WebhookRecord | None:
         stmt = webhooks.select().where(webhooks.c.id == webhook_id)
-        with _fail_closed(), self.store.reader.connect() as conn:
+        with fail_closed(), self.store.reader.connect() as conn:
             row = conn.execute(stmt).first()
         return None if row is None else _webhook(row)
 
@@ -172,7 +172,7 @@ class SqlNotifyStore:
             .order_by(c.event_seq.desc(), c.id)
             .limit(limit)
         )
-        with _fail_closed(), self.store.reader.connect() as conn:
+        with fail_closed(), self.store.reader.connect() as conn:
             return [_delivery(row) for row in conn.execute(stmt)]
 
     def emails_of(self, user_ids: set[str]) -> dict[str, str]:
@@ -180,7 +180,7 @@ class SqlNotifyStore:
             return {}
         c = users.c
         stmt = sa.select(c.id, c.email).where(c.id.in_(user_ids), c.email.is_not(None))
-        with _fail_closed(), self.store.reader.connect() as conn:
+        with fail_closed(), self.store.reader.connect() as conn:
             return {row.id: row.email for row in conn.execute(stmt)}
 
 

@@ -27,7 +27,7 @@ from tokenward.domain.tokens import TokenKind
 from tokenward.store.base import Alarm, EventQuery, LastUse, Rotated, TokenQuery
 from tokenward.store.tables import UTCDateTime, events, nodes, policy, sessions, tokens, users
 
-__all__ = ["SqlStore", "create_engines", "psycopg_dsn"]
+__all__ = ["SqlStore", "create_engines", "fail_closed", "psycopg_dsn", "token_record"]
 
 log = logging.getLogger("tokenward.store")
 
@@ -112,7 +112,8 @@ def _user(row: Any) -> UserRecord:
     )
 
 
-def _token(row: Row[Any]) -> TokenRecord:
+def token_record(row: Row[Any]) -> TokenRecord:
+    """A row of ``tokens`` as the record every store returns."""
     return TokenRecord(
         id=row.id,
         kind=TokenKind(row.kind),
@@ -212,7 +213,7 @@ class _SqlTransaction:
 
     def token_by_id(self, token_id: str) -> TokenRecord | None:
         row = self.conn.execute(tokens.select().where(tokens.c.id == token_id)).first()
-        return None if row is None else _token(row)
+        return None if row is None else token_record(row)
 
     def list_tokens(self, query: TokenQuery) -> list[TokenRecord]:
         c = tokens.c
@@ -226,7 +227,7 @@ class _SqlTransaction:
         if query.before is not None:
             stmt = stmt.where(sa.tuple_(c.created_at, c.id) < sa.tuple_(*query.before))
         stmt = stmt.order_by(c.created_at.desc(), c.id.desc()).limit(query.limit)
-        return [_token(row) for row in self.conn.execute(stmt)]
+        return [token_record(row) for row in self.conn.execute(stmt)]
 
     def revoke_token(self, token_id: str, at: Any, by: str, reason: str) -> None:
         self.conn.execute(
@@ -387,7 +388,7 @@ class SqlStore:
     @contextmanager
     def transaction(self) -> Iterator[_SqlTransaction]:
         try:
-            with _fail_closed(), self.writer.begin() as conn:
+            with fail_closed(), self.writer.begin() as conn:
                 tx = _SqlTransaction(conn)
                 yield tx
             if tx.last_seq:
@@ -401,7 +402,7 @@ class SqlStore:
 
     def principal_by_digest(self, digest: str) -> tuple[TokenRecord, UserRecord] | None:
         row = self._read_one(self._principal_by_digest, {"digest": digest})
-        return None if row is None else (_token(row), _owner(row))
+        return None if row is None else (token_record(row), _owner(row))
 
     def session_by_digest(self, digest: str) -> tuple[SessionRecord, UserRecord] | None:
         row = self._read_one(self._session_by_digest, {"digest": digest})
@@ -412,12 +413,12 @@ class SqlStore:
     ) -> Row[Any] | None:
         """One row on the read engine (no transaction: one statement is consistent on its
         own); an unreachable database fails closed."""
-        with _fail_closed(), self.reader.connect() as conn:
+        with fail_closed(), self.reader.connect() as conn:
             return conn.execute(stmt, params).first()
 
     def events_after(self, seq: int, limit: int = 100) -> list[Event]:
         stmt = events.select().where(events.c.seq > seq).order_by(events.c.seq).limit(limit)
-        with _fail_closed(), self.reader.connect() as conn:
+        with fail_closed(), self.reader.connect() as conn:
             return [_event(row) for row in conn.execute(stmt)]
 
     def record_last_used(self, uses: Sequence[LastUse]) -> None:
@@ -434,19 +435,19 @@ class SqlStore:
             .values(last_used_at=at, last_used_from=sa.bindparam("ip"))
         )
         rows = [{"token_id": u.token_id, "at": u.at, "ip": u.ip} for u in uses]
-        with _fail_closed(), self.writer.begin() as conn:
+        with fail_closed(), self.writer.begin() as conn:
             conn.execute(stmt, rows)
 
     def report_node(self, node: NodeRecord) -> None:
         values = {"heartbeat_at": node.heartbeat_at, "applied_seq": node.applied_seq}
-        with _fail_closed(), self.writer.begin() as conn:
+        with fail_closed(), self.writer.begin() as conn:
             updated = conn.execute(nodes.update().where(nodes.c.id == node.id).values(**values))
             if updated.rowcount == 0:
                 conn.execute(nodes.insert().values(**_asdict(node)))
 
     def nodes_seen_since(self, moment: datetime) -> list[NodeRecord]:
         stmt = nodes.select().where(nodes.c.heartbeat_at >= moment).order_by(nodes.c.id)
-        with _fail_closed(), self.reader.connect() as conn:
+        with fail_closed(), self.reader.connect() as conn:
             return [
                 NodeRecord(r.id, r.started_at, r.heartbeat_at, int(r.applied_seq))
                 for r in conn.execute(stmt)
@@ -470,7 +471,7 @@ class SqlStore:
         self._listeners.append(listener)
 
     def ping(self) -> None:
-        with _fail_closed(), self.reader.connect() as conn:
+        with fail_closed(), self.reader.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
 
     def dispose(self) -> None:
@@ -479,7 +480,7 @@ class SqlStore:
 
 
 @contextmanager
-def _fail_closed() -> Iterator[None]:
+def fail_closed() -> Iterator[None]:
     """A database that cannot be reached is :class:`StoreUnavailable`, for every caller to
     answer 503 with, never a crash and never a fallback that allows."""
     try:

@@ -33,7 +33,7 @@ def _users_page(
         title="Users",
         users=viewer.rt.accounts.list(),
         errors=errors or {},
-        values=values or {"username": "", "is_admin": ""},
+        values=values or {"username": "", "is_admin": "", "email": ""},
         notice=notice,
         problem=problem,
         replace_url="/ui/admin/users" if notice else None,
@@ -48,13 +48,18 @@ def listing(viewer: Viewer) -> Response:
 
 @admin_action
 def create(viewer: Viewer, form: FormData) -> Response:
-    values = {"username": _text(form, "username"), "is_admin": _text(form, "is_admin")}
+    values = {
+        "username": _text(form, "username"),
+        "is_admin": _text(form, "is_admin"),
+        "email": _text(form, "email").strip(),
+    }
     try:
         user = viewer.rt.accounts.create_user(
             values["username"],
             _text(form, "password"),
             is_admin=values["is_admin"] == "yes",
             by=viewer.actor,
+            email=values["email"] or None,
         )
     except InvalidInput as error:
         audit_failure(viewer, f"{error.field}: {error.message}")
