@@ -19,11 +19,8 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import hashlib
-import json
-import logging
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,13 +28,11 @@ import httpx
 
 from tokenward.domain import tokens as token_format
 from tokenward.domain.errors import InvalidToken, StoreUnavailable
-from tokenward.domain.model import Event
 from tokenward.propagation.cache import GuardedCache
+from tokenward.sdk._events import EventStream
 
 __all__ = ["Caller", "Remembered", "RemoteVerifier", "expiry_value"]
 
-log = logging.getLogger("tokenward.sdk")
-_RECONNECT_PAUSE = 0.2  # seconds between attempts to reopen the event stream
 _Flight = tuple[asyncio.AbstractEventLoop, str, int]  # loop, digest, cache generation
 
 
@@ -113,8 +108,9 @@ class RemoteVerifier:
         with self._lock:
             if self._thread is None:
                 self._stop.clear()
+                stream = EventStream(self.url, self._key, self.timeout, self.cache, self._stop)
                 self._thread = threading.Thread(
-                    target=self._follow, name="tokenward-sdk-events", daemon=True
+                    target=stream.follow, name="tokenward-sdk-events", daemon=True
                 )
                 self._thread.start()
 
@@ -267,72 +263,6 @@ class RemoteVerifier:
         _check_expiry(caller)
         self.cache.fill(digest, caller, generation)
         return caller
-
-    # -- the event stream -------------------------------------------------------------------
-
-    def _follow(self) -> None:
-        last_id: str | None = None
-        while not self._stop.is_set():
-            try:
-                last_id = self._read_stream(last_id)
-            except (httpx.HTTPError, ValueError) as error:
-                log.warning("tokenward event stream lost (%s); reconnecting", type(error).__name__)
-            self._stop.wait(_RECONNECT_PAUSE)
-
-    def _read_stream(self, last_id: str | None) -> str | None:
-        headers = {"Authorization": f"Bearer {self._key}", "Accept": "text/event-stream"}
-        if last_id is not None:
-            headers["Last-Event-ID"] = last_id  # resume: every missed event is replayed
-        timeout = httpx.Timeout(self.timeout, read=self.cache.max_staleness * 2)
-        with (
-            httpx.Client(timeout=timeout) as client,
-            client.stream("GET", f"{self.url}/v1/events", headers=headers) as response,
-        ):
-            if response.status_code != 200:
-                log.warning("tokenward event stream refused: %d", response.status_code)
-                return last_id
-            if last_id is None:
-                # The stream starts now; an introspection begun earlier may predate an
-                # event it will not replay.
-                self.cache.refuse_pending_fills()
-            for kind, event_id, data in _sse(response.iter_lines()):
-                received = time.monotonic()
-                if self._stop.is_set():
-                    break
-                if kind == "heartbeat":
-                    # Fresh as the server was: its confirmation is lag_ms older than now.
-                    self.cache.apply([], received - float(data.get("lag_ms", 0)) / 1000)
-                    # Resume from here after a drop, even if no event ever came.
-                    last_id = str(data.get("seq", last_id))
-                else:
-                    self.cache.apply([_event(kind, data)], None)
-                    last_id = event_id or last_id
-        return last_id
-
-
-def _sse(lines: Iterator[str]) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
-    """(event, id, data) of each Server-Sent Event."""
-    kind, event_id, data = "message", None, ""
-    for line in lines:
-        if not line:
-            if data:
-                yield kind, event_id, json.loads(data)
-            kind, event_id, data = "message", None, ""
-        elif line.startswith("event: "):
-            kind = line[7:]
-        elif line.startswith("id: "):
-            event_id = line[4:]
-        elif line.startswith("data: "):
-            data += line[6:]
-
-
-def _event(kind: str, data: dict[str, Any]) -> Event:
-    user_id = data.get("user_id") or ""
-    subject = user_id if kind.startswith("user.") else ",".join(data.get("token_ids", []))
-    details = {"digests": data.get("digests", []), "user_id": user_id}
-    return Event(
-        kind, datetime.now(UTC), "tokenward", subject, details=details, seq=data.get("seq")
-    )
 
 
 def expiry_value(caller: Caller) -> str:
