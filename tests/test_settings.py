@@ -56,6 +56,15 @@ def test_every_variable_overrides_its_default() -> None:
         ({"TOKENWARD_ALLOW_NO_EXPIRY": "maybe"}, "TOKENWARD_ALLOW_NO_EXPIRY"),
         ({"TOKENWARD_SCOPES": "Bad Scope"}, "TOKENWARD_SCOPES"),
         ({"TOKENWARD_SCOPES": "admin"}, "built-in"),
+        ({"TOKENWARD_SMTP_CA_FILE": "/nonexistent/ca.pem"}, "TOKENWARD_SMTP_CA_FILE"),
+        (
+            {
+                "TOKENWARD_SMTP_HOST": "mail.example.org",
+                "TOKENWARD_SMTP_STARTTLS": "no",
+                "TOKENWARD_SMTP_USERNAME": "tw",
+            },
+            "TOKENWARD_SMTP_STARTTLS",
+        ),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(env: dict[str, str], named: str) -> None:

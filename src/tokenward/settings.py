@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import ssl
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -47,6 +49,10 @@ class Settings:
     smtp_username: str | None = None
     smtp_password: str | None = dataclasses.field(default=None, repr=False)
     email_from: str = "tokenward@localhost"
+    smtp_ca_file: str | None = None  # PEM CAs to trust for STARTTLS; None: the system's
+
+    def __post_init__(self) -> None:
+        _refuse_cleartext_login(self)  # settings built in code too, not only from_env
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -124,7 +130,21 @@ class _Reader:
             "smtp_username": self.env.get("TOKENWARD_SMTP_USERNAME") or None,
             "smtp_password": self.env.get("TOKENWARD_SMTP_PASSWORD") or None,
             "email_from": self.env.get("TOKENWARD_EMAIL_FROM", "").strip() or "tokenward@localhost",
+            "smtp_ca_file": self.ca_file("TOKENWARD_SMTP_CA_FILE"),
         }
+
+    def ca_file(self, name: str) -> str | None:
+        """A PEM file of CA certificates, loaded once here so a bad one stops the start."""
+        path = self.env.get(name, "").strip()
+        if not path:
+            return None
+        try:
+            ssl.create_default_context(cafile=path)
+        except OSError as error:  # missing, unreadable, a directory, or no PEM certificate in it
+            reason = error.strerror or str(error)
+            message = f"{name}: cannot load CA certificates from {path!r}: {reason}"
+            raise SettingsError(message) from None
+        return path
 
     def bus_url(self, name: str) -> str | None:
         raw = self.env.get(name, "").strip()
@@ -162,3 +182,26 @@ class _Reader:
             )
         except InvalidInput as error:
             raise SettingsError(f"lifetime policy: {error}") from None
+
+
+def _refuse_cleartext_login(settings: Settings) -> None:
+    """SMTP credentials need STARTTLS, except to a relay on this host's loopback address.
+
+    AUTH PLAIN sends the password only base64-encoded; RFC 4616 section 6: not without TLS."""
+    host = settings.smtp_host
+    has_login = settings.smtp_username is not None or settings.smtp_password is not None
+    if host is None or settings.smtp_starttls or not has_login or _is_loopback(host):
+        return
+    raise SettingsError(
+        "TOKENWARD_SMTP_USERNAME/_PASSWORD need TOKENWARD_SMTP_STARTTLS=true: the password "
+        f"would cross the network in clear text to {host!r} (only loopback hosts may skip it)"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

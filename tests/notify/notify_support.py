@@ -7,6 +7,7 @@ import dataclasses
 import email
 import email.policy
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tokenward.domain.model import UserRecord
 from tokenward.domain.scopes import ADMIN
@@ -106,11 +108,68 @@ def smtp_server(port: int = 0) -> Iterator[tuple[int, list[EmailMessage]]]:
         controller.stop()
 
 
-def node(database_url: str, clock: FakeClock, smtp_port: int | None = None) -> Runtime:
-    """A node (runtime) on a shared database, with email to ``smtp_port`` if given."""
+@dataclasses.dataclass
+class TlsInbox:
+    """What the STARTTLS server got: its port, the messages, and who had logged in for each."""
+
+    port: int
+    messages: list[EmailMessage]
+    logins: list[str | None]
+
+
+class _AuthInbox(_Inbox):
+    def __init__(self) -> None:
+        super().__init__()
+        self.logins: list[str | None] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        login = session.auth_data.login.decode() if session.authenticated else None
+        self.logins.append(login)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@contextmanager
+def tls_smtp_server(cert_file: str, key_file: str, login: tuple[str, str]) -> Iterator[TlsInbox]:
+    """A real SMTP server on loopback like a submission relay: STARTTLS with ``cert_file``
+    before anything else, then AUTH (over TLS only) with the one ``login`` it accepts."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    accepted = LoginPassword(login[0].encode(), login[1].encode())
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        if data == accepted:
+            return AuthResult(success=True, auth_data=data)
+        return AuthResult(success=False, handled=False)  # 535, sent by aiosmtpd
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handler = _AuthInbox()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_require_tls=True,
+    )
+    controller.start()
+    try:
+        yield TlsInbox(port, handler.messages, handler.logins)
+    finally:
+        controller.stop()
+
+
+def node(
+    database_url: str, clock: FakeClock, smtp_port: int | None = None, **smtp_settings: Any
+) -> Runtime:
+    """A node (runtime) on a shared database, with email to ``smtp_port`` if given (plain SMTP
+    unless ``smtp_settings`` say otherwise, e.g. ``smtp_starttls=True``)."""
     smtp: dict[str, Any] = {}
     if smtp_port is not None:
         smtp = {"smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_starttls": False}
+    smtp.update(smtp_settings)
     settings = Settings(
         database_url=database_url,
         failed_auth_per_minute=0,

@@ -17,6 +17,9 @@ __all__ = ["Mailer", "SmtpConfig", "render"]
 
 @dataclasses.dataclass(frozen=True)
 class SmtpConfig:
+    """Where and how to send. STARTTLS always verifies the certificate and the host name,
+    against ``ca_file`` (PEM) if given, else the system's CAs; there is no switch to skip it."""
+
     host: str
     port: int = 587
     starttls: bool = True
@@ -24,6 +27,7 @@ class SmtpConfig:
     password: str | None = dataclasses.field(default=None, repr=False)
     sender: str = "tokenward@localhost"
     timeout: float = 10.0
+    ca_file: str | None = None
 
 
 # What happened, by event type: a subject and the sentence of the body ({label}, {days}).
@@ -85,12 +89,15 @@ class Mailer:
         try:
             with smtplib.SMTP(config.host, config.port, timeout=config.timeout) as smtp:
                 if config.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
+                    # Read at each send: a renewed CA file is used without a restart.
+                    smtp.starttls(context=ssl.create_default_context(cafile=config.ca_file))
                 if config.username:
                     smtp.login(config.username, config.password or "")
                 smtp.send_message(message)
         except smtplib.SMTPResponseException as error:
             return Attempt(False, error.smtp_code, f"SMTP {error.smtp_code}")
+        except ssl.SSLCertVerificationError as error:  # the reason says what to fix
+            return Attempt(False, None, f"{type(error).__name__}: {error.verify_message}"[:200])
         except (smtplib.SMTPException, OSError) as error:
             return Attempt(False, None, type(error).__name__)
         return Attempt(True, 250)

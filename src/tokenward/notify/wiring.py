@@ -56,4 +56,5 @@ def smtp_config(settings: Settings) -> SmtpConfig | None:
         username=settings.smtp_username,
         password=settings.smtp_password,
         sender=settings.email_from,
+        ca_file=settings.smtp_ca_file,
     )
