@@ -50,4 +50,8 @@ def test_the_sdk_exports_the_client_middleware_and_errors() -> None:
         "TokenwardWSGIMiddleware",
         "require_token",
         "optional_token",
+        "RotatedToken",
+        "Webhook",
+        "CreatedWebhook",
+        "WebhookDelivery",
     } <= set(sdk.__all__)

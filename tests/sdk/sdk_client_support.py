@@ -27,7 +27,7 @@ from tokenward.testing import TEST_ACTOR
 
 KINDS = ["Client", "AsyncClient"]
 SECRET_SHAPE = re.compile(r"tw[a-z]_[0-9A-Za-z]{20,}")
-Connect = Callable[[str], Client]  # an AsyncClient behind BlockingAsyncClient quacks the same
+Connect = Callable[[str | None], Client]  # an AsyncClient behind BlockingAsyncClient quacks alike
 
 
 def _free_port() -> int:
@@ -126,12 +126,13 @@ class BlockingAsyncClient:
 
 
 def connector(kind: str, base_url: str, stack: ExitStack) -> Connect:
-    """``connect(token)``: a client of ``kind`` for ``base_url``, closed with ``stack``."""
+    """``connect(token)``: a client of ``kind`` for ``base_url`` (``None``: without a token),
+    closed with ``stack``."""
     if kind == "Client":
         return lambda token: stack.enter_context(Client(base_url, token))
     portal = stack.enter_context(start_blocking_portal())
 
-    def connect(token: str) -> Any:
+    def connect(token: str | None) -> Any:
         client = portal.call(functools.partial(AsyncClient, base_url, token))
         stack.enter_context(portal.wrap_async_context_manager(client))
         return BlockingAsyncClient(portal, client)

@@ -118,6 +118,7 @@ EXPORTS = {
     *("Client", "AsyncClient"),
     *("AuditEvent", "CreatedToken", "Deactivation", "Introspection", "LifetimePolicy"),
     *("LifetimeRule", "Policy", "Revocation", "SelfInfo", "TokenInfo", "User", "UserRef"),
+    *("RotatedToken", "CreatedWebhook", "Webhook", "WebhookDelivery"),
     *("TokenwardError", "InvalidTokenError", "ForbiddenError", "NotFoundError"),
     *("ConflictError", "ValidationError", "RateLimitedError", "UnavailableError"),
 }

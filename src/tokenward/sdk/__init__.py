@@ -1,6 +1,7 @@
 """tokenward for resource servers and scripts: verify tokens in your own API with the same
 guarantees as the tokenward server, and manage tokens from code."""
 
+from tokenward.sdk._models import CreatedWebhook, RotatedToken, Webhook, WebhookDelivery
 from tokenward.sdk.client import (
     AsyncClient,
     AuditEvent,
@@ -44,6 +45,7 @@ __all__ = [
     "Client",
     "ConflictError",
     "CreatedToken",
+    "CreatedWebhook",
     "Deactivation",
     "ForbiddenError",
     "Introspection",
@@ -55,6 +57,7 @@ __all__ = [
     "RateLimitedError",
     "RemoteVerifier",
     "Revocation",
+    "RotatedToken",
     "SelfInfo",
     "TokenInfo",
     "TokenwardError",
@@ -64,6 +67,8 @@ __all__ = [
     "User",
     "UserRef",
     "ValidationError",
+    "Webhook",
+    "WebhookDelivery",
     "caller_of",
     "optional_token",
     "require_token",

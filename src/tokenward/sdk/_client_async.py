@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -15,14 +15,18 @@ from tokenward.sdk._client_errors import redact
 from tokenward.sdk._models import (
     AuditEvent,
     CreatedToken,
+    CreatedWebhook,
     Deactivation,
     Introspection,
     LifetimePolicy,
     Policy,
     Revocation,
+    RotatedToken,
     SelfInfo,
     TokenInfo,
     User,
+    Webhook,
+    WebhookDelivery,
 )
 
 __all__ = ["AsyncClient"]
@@ -36,7 +40,7 @@ class AsyncClient:
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: str | None = None,
         *,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -118,6 +122,10 @@ class AsyncClient:
         """Revoke one of the caller's tokens (idempotent); ``wait``: until every node applied it."""
         return await self._run(calls.revoke_token(token_id, wait))
 
+    async def rotate_token(self, token_id: str, *, grace_seconds: int = 0) -> RotatedToken:
+        """Replace a token; the old one works ``grace_seconds`` past the new one's first use."""
+        return await self._run(calls.rotate_token(token_id, grace_seconds))
+
     async def introspect(self, token: str) -> Introspection:
         """RFC 7662 introspection of ``token``; the caller needs scope ``introspect``."""
         return await self._run(calls.introspect(token))
@@ -125,6 +133,10 @@ class AsyncClient:
     async def revoke(self, token: str) -> None:
         """RFC 7009 revocation of ``token``: holding it is enough; an unknown one is no error."""
         await self._run(calls.revoke(token))
+
+    async def report_leaks(self, tokens: Sequence[str], source: str) -> int:
+        """Report strings found in public: valid tokens among them are revoked (anyone may)."""
+        return await self._run(calls.report_leaks(tokens, source))
 
     async def create_user(
         self, username: str, password: str, is_admin: bool = False, email: str | None = None
@@ -185,6 +197,24 @@ class AsyncClient:
     async def put_policy(self, document: LifetimePolicy | Mapping[str, Any]) -> LifetimePolicy:
         """Replace the lifetime policy; a bad field raises :class:`ValidationError` (admin)."""
         return await self._run(calls.put_policy(document))
+
+    async def create_webhook(self, url: str, events: Iterable[str]) -> CreatedWebhook:
+        """Add an endpoint for ``events``; its signing ``secret`` is in this answer only (admin)."""
+        return await self._run(calls.create_webhook(url, events))
+
+    def list_webhooks(self) -> AsyncIterator[Webhook]:
+        """Every webhook endpoint, never its secret (admin)."""
+        return self._each(calls.list_webhooks())
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        """Remove an endpoint: it receives nothing more (admin)."""
+        await self._run(calls.delete_webhook(webhook_id))
+
+    def webhook_deliveries(
+        self, webhook_id: str, limit: int = 100
+    ) -> AsyncIterator[WebhookDelivery]:
+        """The endpoint's delivery log, newest event first, at most ``limit`` entries (admin)."""
+        return self._each(calls.webhook_deliveries(webhook_id, limit))
 
     def audit(
         self,

@@ -7,7 +7,7 @@ twins cannot drift apart: only the I/O differs.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -26,15 +26,13 @@ Query = Mapping[str, str | int]
 ADMIN_SCOPES = ("admin",)
 
 
-def headers(token: str) -> dict[str, str]:
-    """The headers of every request: the token goes here and nowhere else."""
-    if not token:  # e.g. an unset environment variable: fail here, not with a 401 later
+def headers(token: str | None) -> dict[str, str]:
+    """The headers of every request: the token goes here and nowhere else. ``None`` is no
+    credential at all, for the endpoints anyone may call (``report_leaks``, ``policy``)."""
+    if token == "":  # e.g. an environment variable set empty: fail here, not with a 401 later
         raise ValueError("the token is empty")
-    return {
-        "Authorization": f"Bearer {token}",
-        "Accept": "application/json",
-        "User-Agent": f"tokenward-sdk/{__version__}",
-    }
+    anonymous = {"Accept": "application/json", "User-Agent": f"tokenward-sdk/{__version__}"}
+    return anonymous if token is None else {"Authorization": f"Bearer {token}", **anonymous}
 
 
 def unreachable(error: httpx.TransportError) -> UnavailableError:
@@ -181,6 +179,11 @@ def revoke_token(token_id: str, wait: bool) -> Call[models.Revocation]:
     return Call("DELETE", path, read.revocation, params=_wait(wait))
 
 
+def rotate_token(token_id: str, grace_seconds: int) -> Call[models.RotatedToken]:
+    path = _path("/v1/tokens/{}/rotate", token_id)
+    return Call("POST", path, read.rotated_token, json={"grace_seconds": grace_seconds})
+
+
 # --- OAuth 2.0 (form-encoded, as RFC 7662 §2.1 and RFC 7009 §2.1 require) ---------------------
 
 
@@ -190,6 +193,24 @@ def introspect(token: str) -> Call[models.Introspection]:
 
 def revoke(token: str) -> Call[None]:
     return Call("POST", "/v1/revoke", _nothing, form={"token": token})
+
+
+# --- anyone, even without a token --------------------------------------------------------------
+
+
+def report_leaks(tokens: Sequence[str], source: str) -> Call[int]:
+    # A lone string is a Sequence[str] too: sent as such it would report its characters.
+    if isinstance(tokens, str):
+        raise TypeError("tokens must be a sequence of strings, not one string")
+    body = {"tokens": list(tokens), "source": source}
+    return Call("POST", "/v1/leaks", _received, json=body)
+
+
+def _received(body: Any) -> int:
+    received = body["received"]
+    if not isinstance(received, int):
+        raise TypeError(f"received is {type(received).__name__}, not int")
+    return received
 
 
 # --- admin -------------------------------------------------------------------------------------
@@ -255,6 +276,24 @@ def put_policy(
 ) -> Call[models.LifetimePolicy]:
     body = document.to_document() if isinstance(document, models.LifetimePolicy) else dict(document)
     return Call("PUT", "/v1/admin/policy", read.lifetime_policy, json=body)
+
+
+def create_webhook(url: str, events: Iterable[str]) -> Call[models.CreatedWebhook]:
+    body = {"url": url, "events": list(events)}
+    return Call("POST", "/v1/admin/webhooks", read.created_webhook, json=body)
+
+
+def list_webhooks() -> Call[Page[models.Webhook]]:
+    return Call("GET", "/v1/admin/webhooks", _pages(read.webhook))
+
+
+def delete_webhook(webhook_id: str) -> Call[None]:
+    return Call("DELETE", _path("/v1/admin/webhooks/{}", webhook_id), _nothing)
+
+
+def webhook_deliveries(webhook_id: str, limit: int) -> Call[Page[models.WebhookDelivery]]:
+    path = _path("/v1/admin/webhooks/{}/deliveries", webhook_id)
+    return Call("GET", path, _pages(read.webhook_delivery), params=_query(limit=limit))
 
 
 def audit(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
@@ -15,14 +15,18 @@ from tokenward.sdk._client_errors import redact
 from tokenward.sdk._models import (
     AuditEvent,
     CreatedToken,
+    CreatedWebhook,
     Deactivation,
     Introspection,
     LifetimePolicy,
     Policy,
     Revocation,
+    RotatedToken,
     SelfInfo,
     TokenInfo,
     User,
+    Webhook,
+    WebhookDelivery,
 )
 
 __all__ = ["Client"]
@@ -31,12 +35,16 @@ T = TypeVar("T")
 
 
 class Client:
-    """A blocking client of the tokenward API, acting with one user token or admin key."""
+    """A blocking client of the tokenward API, acting with one user token or admin key.
+
+    Without a token (``token=None``) only what anyone may call works: ``report_leaks`` and
+    ``policy``; the rest raises :class:`InvalidTokenError`. An empty token is refused at once
+    (``ValueError``): it is likelier a setting left blank than a wish to go anonymous."""
 
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: str | None = None,
         *,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
@@ -117,6 +125,10 @@ class Client:
         """Revoke one of the caller's tokens (idempotent); ``wait``: until every node applied it."""
         return self._run(calls.revoke_token(token_id, wait))
 
+    def rotate_token(self, token_id: str, *, grace_seconds: int = 0) -> RotatedToken:
+        """Replace a token; the old one works ``grace_seconds`` past the new one's first use."""
+        return self._run(calls.rotate_token(token_id, grace_seconds))
+
     def introspect(self, token: str) -> Introspection:
         """RFC 7662 introspection of ``token``; the caller needs scope ``introspect``."""
         return self._run(calls.introspect(token))
@@ -124,6 +136,10 @@ class Client:
     def revoke(self, token: str) -> None:
         """RFC 7009 revocation of ``token``: holding it is enough; an unknown one is no error."""
         self._run(calls.revoke(token))
+
+    def report_leaks(self, tokens: Sequence[str], source: str) -> int:
+        """Report strings found in public: valid tokens among them are revoked (anyone may)."""
+        return self._run(calls.report_leaks(tokens, source))
 
     def create_user(
         self, username: str, password: str, is_admin: bool = False, email: str | None = None
@@ -182,6 +198,22 @@ class Client:
     def put_policy(self, document: LifetimePolicy | Mapping[str, Any]) -> LifetimePolicy:
         """Replace the lifetime policy; a bad field raises :class:`ValidationError` (admin)."""
         return self._run(calls.put_policy(document))
+
+    def create_webhook(self, url: str, events: Iterable[str]) -> CreatedWebhook:
+        """Add an endpoint for ``events``; its signing ``secret`` is in this answer only (admin)."""
+        return self._run(calls.create_webhook(url, events))
+
+    def list_webhooks(self) -> Iterator[Webhook]:
+        """Every webhook endpoint, never its secret (admin)."""
+        return self._each(calls.list_webhooks())
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """Remove an endpoint: it receives nothing more (admin)."""
+        self._run(calls.delete_webhook(webhook_id))
+
+    def webhook_deliveries(self, webhook_id: str, limit: int = 100) -> Iterator[WebhookDelivery]:
+        """The endpoint's delivery log, newest event first, at most ``limit`` entries (admin)."""
+        return self._each(calls.webhook_deliveries(webhook_id, limit))
 
     def audit(
         self,

@@ -14,16 +14,20 @@ from typing import Any
 __all__ = [
     "AuditEvent",
     "CreatedToken",
+    "CreatedWebhook",
     "Deactivation",
     "Introspection",
     "LifetimePolicy",
     "LifetimeRule",
     "Policy",
     "Revocation",
+    "RotatedToken",
     "SelfInfo",
     "TokenInfo",
     "User",
     "UserRef",
+    "Webhook",
+    "WebhookDelivery",
 ]
 
 
@@ -100,8 +104,23 @@ class CreatedToken:
 
 
 @dataclasses.dataclass(frozen=True)
+class RotatedToken(CreatedToken):
+    """A rotation's successor, its secret shown this once as for :class:`CreatedToken`.
+
+    ``grace_until`` is the latest the old secret (``rotated_from``) can work: the 7-day cap, or
+    its expiry if sooner. The new secret's first use starts the ``grace_seconds`` grace, which
+    ``get_token(rotated_from)`` then shows as its ``grace_until``."""
+
+    rotated_from: str
+    grace_seconds: int
+    grace_until: datetime | None
+
+
+@dataclasses.dataclass(frozen=True)
 class TokenInfo:
-    """A token's metadata; ``user_id`` is set in the admin lists only."""
+    """A token's metadata; ``user_id`` is set in the admin lists only. A rotated token names
+    its successor (``rotated_to``) and the end of its grace; a successor names its
+    predecessor (``rotated_from``)."""
 
     id: str
     kind: str
@@ -115,6 +134,9 @@ class TokenInfo:
     last_used_at: datetime | None
     last_used_from: str | None
     user_id: str | None = None
+    rotated_from: str | None = None  # these three: None from servers without rotation
+    rotated_to: str | None = None
+    grace_until: datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,3 +207,43 @@ class AuditEvent:
     user_agent: str | None
     outcome: str | None
     details: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Webhook:
+    """An endpoint that receives signed events of the ``events`` types (admin).
+
+    ``url`` is left out of ``repr``: it may carry the receiver's own credential, which the
+    server keeps out of its audit log for the same reason."""
+
+    id: str
+    url: str = dataclasses.field(repr=False)
+    events: tuple[str, ...]
+    created_at: datetime
+    created_by: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class CreatedWebhook(Webhook):
+    """A webhook just added. ``secret`` signs its deliveries (check them with
+    :func:`~tokenward.sdk.verify_signature`); it is shown this once and left out of ``repr``."""
+
+    secret: str = dataclasses.field(repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class WebhookDelivery:
+    """One event sent (or being sent) to a webhook. ``status`` is ``pending``, ``delivered``
+    or ``failed``; ``next_attempt_at`` is set while pending; ``last_status_code`` and
+    ``last_error`` say how the last attempt went."""
+
+    id: str
+    event_seq: int
+    event_type: str
+    status: str
+    attempts: int
+    created_at: datetime
+    last_status_code: int | None = None
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None

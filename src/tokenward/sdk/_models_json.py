@@ -10,29 +10,37 @@ from typing import Any
 from tokenward.sdk._models import (
     AuditEvent,
     CreatedToken,
+    CreatedWebhook,
     Deactivation,
     Introspection,
     LifetimePolicy,
     LifetimeRule,
     Policy,
     Revocation,
+    RotatedToken,
     SelfInfo,
     TokenInfo,
     User,
     UserRef,
+    Webhook,
+    WebhookDelivery,
 )
 
 __all__ = [
     "audit_event",
     "created_token",
+    "created_webhook",
     "deactivation",
     "introspection",
     "lifetime_policy",
     "policy",
     "revocation",
+    "rotated_token",
     "self_info",
     "token_info",
     "user",
+    "webhook",
+    "webhook_delivery",
 ]
 
 Json = Mapping[str, Any]
@@ -105,6 +113,22 @@ def created_token(body: Json) -> CreatedToken:
     )
 
 
+def rotated_token(body: Json) -> RotatedToken:
+    made = created_token(body)
+    return RotatedToken(
+        id=made.id,
+        token=made.token,
+        label=made.label,
+        scopes=made.scopes,
+        created_at=made.created_at,
+        expires_at=made.expires_at,
+        hint=made.hint,
+        rotated_from=body["rotated_from"],
+        grace_seconds=body["grace_seconds"],
+        grace_until=maybe_time(body.get("grace_until")),
+    )
+
+
 def token_info(body: Json) -> TokenInfo:
     return TokenInfo(
         id=body["id"],
@@ -119,6 +143,9 @@ def token_info(body: Json) -> TokenInfo:
         last_used_at=maybe_time(body.get("last_used_at")),
         last_used_from=body.get("last_used_from"),
         user_id=body.get("user_id"),
+        rotated_from=body.get("rotated_from"),
+        rotated_to=body.get("rotated_to"),
+        grace_until=maybe_time(body.get("grace_until")),
     )
 
 
@@ -185,4 +212,41 @@ def audit_event(body: Json) -> AuditEvent:
         user_agent=body.get("user_agent"),
         outcome=body.get("outcome"),
         details=MappingProxyType(dict(body.get("details") or {})),
+    )
+
+
+def webhook(body: Json) -> Webhook:
+    return Webhook(
+        id=body["id"],
+        url=body["url"],
+        events=tuple(body["events"]),
+        created_at=time(body["created_at"]),
+        created_by=body.get("created_by"),
+    )
+
+
+def created_webhook(body: Json) -> CreatedWebhook:
+    hook = webhook(body)
+    return CreatedWebhook(
+        id=hook.id,
+        url=hook.url,
+        events=hook.events,
+        created_at=hook.created_at,
+        created_by=hook.created_by,
+        secret=body["secret"],
+    )
+
+
+def webhook_delivery(body: Json) -> WebhookDelivery:
+    return WebhookDelivery(
+        id=body["id"],
+        event_seq=body["event_seq"],
+        event_type=body["event_type"],
+        status=body["status"],
+        attempts=body["attempts"],
+        created_at=time(body["created_at"]),
+        last_status_code=body.get("last_status_code"),
+        last_error=body.get("last_error"),
+        next_attempt_at=maybe_time(body.get("next_attempt_at")),
+        delivered_at=maybe_time(body.get("delivered_at")),
     )

@@ -8,7 +8,8 @@
 Methods return frozen values (the classes below) and raise a :class:`TokenwardError`
 subclass when the server refuses or cannot be reached. ``list_*`` and ``audit`` return
 iterators that fetch page after page as they are consumed. The token is sent only in the
-``Authorization`` header; no ``repr``, message or exception shows it.
+``Authorization`` header; no ``repr``, message or exception shows it. Without a token,
+``Client(base_url)`` can still report leaked tokens (``report_leaks``) and read the policy.
 """
 
 from __future__ import annotations
@@ -28,16 +29,20 @@ from tokenward.sdk._client_sync import Client
 from tokenward.sdk._models import (
     AuditEvent,
     CreatedToken,
+    CreatedWebhook,
     Deactivation,
     Introspection,
     LifetimePolicy,
     LifetimeRule,
     Policy,
     Revocation,
+    RotatedToken,
     SelfInfo,
     TokenInfo,
     User,
     UserRef,
+    Webhook,
+    WebhookDelivery,
 )
 
 __all__ = [
@@ -46,6 +51,7 @@ __all__ = [
     "Client",
     "ConflictError",
     "CreatedToken",
+    "CreatedWebhook",
     "Deactivation",
     "ForbiddenError",
     "Introspection",
@@ -56,6 +62,7 @@ __all__ = [
     "Policy",
     "RateLimitedError",
     "Revocation",
+    "RotatedToken",
     "SelfInfo",
     "TokenInfo",
     "TokenwardError",
@@ -63,4 +70,6 @@ __all__ = [
     "User",
     "UserRef",
     "ValidationError",
+    "Webhook",
+    "WebhookDelivery",
 ]
