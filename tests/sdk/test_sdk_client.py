@@ -5,7 +5,7 @@ per kind of refusal, none of which shows a secret."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +14,6 @@ import pytest
 from sdk_client_support import (
     KINDS,
     SECRET_SHAPE,
-    AppSwitch,
     Connect,
     admin_key,
     connector,
@@ -62,39 +61,6 @@ from tokenward.testing import TEST_ACTOR, FakeClock, make_token, make_user
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # FakeClock's start
 UNKNOWN_TOKEN = token_format.generate(TokenKind.USER)  # well-formed, never stored
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[AppSwitch, str]]:
-    switch = AppSwitch()
-    with serve(switch, lifespan="off") as url:
-        yield switch, url
-
-
-@pytest.fixture
-def base_url(server: tuple[AppSwitch, str], runtime: Runtime) -> Iterator[str]:
-    """A real server in a thread, serving the app over this test's runtime."""
-    switch, url = server
-    with switch.serving(runtime):
-        yield url
-
-
-@pytest.fixture(params=KINDS)
-def connect(request: pytest.FixtureRequest, base_url: str) -> Iterator[Connect]:
-    """``connect(token)``: a ``Client``, or an ``AsyncClient`` driven to completion."""
-    with ExitStack() as stack:
-        yield connector(request.param, base_url, stack)
-
-
-@pytest.fixture
-def alice(runtime: Runtime) -> UserRecord:
-    return make_user(runtime, "alice")
-
-
-@pytest.fixture
-def alice_token(runtime: Runtime, alice: UserRecord) -> ServerCreatedToken:
-    """Alice's token with ``tokens:read`` and ``tokens:write``, 90 days (the default)."""
-    return make_token(runtime, alice, "alice's laptop")
 
 
 @pytest.fixture
