@@ -77,13 +77,16 @@ class Runtime:
         store.on_commit(bus.publish)  # the other nodes first (Redis; NOTIFY went with the commit)
         store.on_commit(follower.committed)  # then this node, before its caller answers
         usage, alarms = LastUseRecorder(store, clock), TokenAlarms(store, clock, policies)
+        tokens = TokenService(
+            store, clock, policies, settings.resource_scopes, staleness, cache, usage
+        )
         flush_every = settings.last_used_flush.total_seconds()
         return cls(
             settings=settings,
             store=store,
             clock=clock,
             accounts=AccountService(store, clock, passwords, staleness),
-            tokens=TokenService(store, clock, policies, settings.resource_scopes, staleness, cache),
+            tokens=tokens,
             sessions=SessionService(
                 store, clock, passwords, settings.session_lifetime, logins, staleness
             ),

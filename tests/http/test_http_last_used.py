@@ -73,8 +73,30 @@ def test_requests_write_nothing_until_the_flush(
 def test_uses_pending_at_shutdown_are_written(runtime: Runtime, alice_token: CreatedToken) -> None:
     with TestClient(create_app(runtime)) as client:
         assert client.get("/v1/self", headers=bearer(alice_token.secret)).status_code == 200
-    stored = runtime.tokens.get(None, alice_token.record.id)
+    with runtime.store.transaction() as tx:  # the store itself, not this node's memory
+        stored = tx.token_by_id(alice_token.record.id)
+    assert stored is not None
     assert stored.last_used_at is not None and stored.last_used_from == "testclient"
+
+
+def test_this_nodes_uses_show_in_the_lists_before_they_are_written(
+    client: TestClient,
+    runtime: Runtime,
+    alice_token: CreatedToken,
+    clock: FakeClock,
+    token_writes: list[str],
+) -> None:
+    me = bearer(alice_token.secret)
+    clock.advance(seconds=5)
+    assert client.get("/v1/self", headers=me).status_code == 200
+    (item,) = client.get("/v1/tokens", headers=me).json()["items"]
+    assert (item["last_used_at"], item["last_used_from"]) == (
+        "2026-01-01T12:00:05.000Z",
+        "testclient",
+    )
+    one = client.get(f"/v1/tokens/{alice_token.record.id}", headers=me).json()
+    assert one["last_used_at"] == "2026-01-01T12:00:05.000Z"
+    assert token_writes == []  # shown from memory: nothing was written for it
 
 
 def _writes(client: TestClient) -> float:

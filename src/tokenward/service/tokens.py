@@ -28,6 +28,7 @@ from tokenward.service import rotation
 from tokenward.service.cursors import decode_cursor, encode_cursor
 from tokenward.service.minting import CreatedToken, created_details, mint
 from tokenward.service.policies import PolicyService
+from tokenward.service.usage import LastUseRecorder
 from tokenward.store.base import Store, StoreTransaction, TokenQuery
 
 __all__ = ["CreatedToken", "NewToken", "Revocation", "Rotation", "TokenPage", "TokenService"]
@@ -80,8 +81,10 @@ class TokenService:
         resource_scopes: frozenset[str],
         max_staleness: timedelta,
         cache: FreshCache | None = None,
+        usage: LastUseRecorder | None = None,
     ) -> None:
         self.store = store
+        self.usage = usage  # this node's uses not yet written, shown in lists at once
         self.clock = clock
         self.policies = policies
         self.resource_scopes = resource_scopes
@@ -192,7 +195,7 @@ class TokenService:
         query = TokenQuery(owner_id, self.clock.now(), status, before, limit + 1, kind)
         with self.store.transaction() as tx:
             found = tx.list_tokens(query)
-        items = found[:limit]
+        items = [self._with_last_use(record) for record in found[:limit]]
         more = len(found) > limit
         return TokenPage(items, encode_cursor(items[-1]) if more else None)
 
@@ -201,7 +204,10 @@ class TokenService:
         :class:`NotFound`, never forbidden, so ids cannot be probed."""
         _check_id(token_id)
         with self.store.transaction() as tx:
-            return _owned(tx.token_by_id(token_id), owner_id)
+            return self._with_last_use(_owned(tx.token_by_id(token_id), owner_id))
+
+    def _with_last_use(self, record: TokenRecord) -> TokenRecord:
+        return record if self.usage is None else self.usage.overlay(record)
 
     def revoke(
         self,

@@ -9,10 +9,12 @@ caches. The stored value can therefore lag the real last use by up to the flush 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import datetime, timedelta
 
 from tokenward.domain.clock import Clock
+from tokenward.domain.model import TokenRecord
 from tokenward.store.base import LastUse, Store
 
 __all__ = ["LastUseRecorder"]
@@ -33,6 +35,14 @@ class LastUseRecorder:
     def seen(self, token_id: str, client: tuple[str, int] | None) -> None:
         """A request authenticated with ``token_id`` from ``client``: the hot path."""
         self._latest[token_id] = (self.clock.now(), None if client is None else client[0])
+
+    def overlay(self, record: TokenRecord) -> TokenRecord:
+        """``record`` with this node's use of it, if newer than the stored one: what a person
+        just did shows at once, not after the next flush (other nodes' uses still do)."""
+        seen = self._latest.get(record.id)
+        if seen is None or (record.last_used_at is not None and record.last_used_at >= seen[0]):
+            return record
+        return dataclasses.replace(record, last_used_at=seen[0], last_used_from=seen[1])
 
     def written(self, token_id: str) -> datetime | None:
         """The last use this node wrote for ``token_id`` (what the store holds, as far as this
