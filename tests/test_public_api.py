@@ -6,6 +6,7 @@ import tokenward
 import tokenward.domain.tokens
 import tokenward.service
 import tokenward.store
+import tokenward.testing
 
 
 def test_top_level_exports() -> None:
@@ -31,6 +32,18 @@ def test_service_and_store_exports() -> None:
         "StoreTransaction",
         "TokenQuery",
     }
+
+
+def test_testing_exports_the_helpers_for_users_tests() -> None:
+    assert set(tokenward.testing.__all__) == {
+        "FakeClock",
+        "FakeVerifier",
+        "make_token",
+        "make_user",
+        "memory_runtime",
+    }
+    for name in tokenward.testing.__all__:
+        assert getattr(tokenward.testing, name) is not None
 
 
 def test_package_ships_a_py_typed_marker() -> None:

@@ -1,18 +1,37 @@
-"""Helpers for tests, ours and our users': a clock you can move and quick factories."""
+"""Helpers for tests, ours and our users': a clock you can move, quick factories, and a fake
+verifier for testing a resource server without a tokenward server."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from tokenward.domain.model import Actor, UserRecord
+import httpx
+
+from tokenward.domain import tokens as token_format
+from tokenward.domain.errors import StoreUnavailable
+from tokenward.domain.introspection import INACTIVE, active_response
+from tokenward.domain.model import (
+    Actor,
+    Event,
+    Principal,
+    TokenRecord,
+    TokenStatus,
+    UserRecord,
+    UserStatus,
+)
 from tokenward.domain.scopes import TOKENS_READ, TOKENS_WRITE
 from tokenward.passwords import PasswordHasher
 from tokenward.runtime import Runtime
+from tokenward.sdk.verifier import Caller, RemoteVerifier
 from tokenward.service import CreatedToken, NewToken
 from tokenward.settings import Settings
 from tokenward.store.memory import MemoryStore
 
-__all__ = ["FakeClock", "make_token", "make_user", "memory_runtime"]
+__all__ = ["FakeClock", "FakeVerifier", "make_token", "make_user", "memory_runtime"]
 
 TEST_ACTOR = Actor("test")
 DEFAULT_PASSWORD = "a-long-test-password"  # noqa: S105 - a fixture value, not a secret
@@ -58,3 +77,123 @@ def make_token(
     """A token for ``owner``; ``lifetime`` takes ``expires_in_days``."""
     request = NewToken(label=label, scopes=scopes, expires_in_days=lifetime.get("expires_in_days"))
     return runtime.tokens.create(owner, request, by=TEST_ACTOR)
+
+
+class FakeVerifier(RemoteVerifier):
+    """A :class:`~tokenward.sdk.RemoteVerifier` that never leaves the process: it answers for
+    the tokens :meth:`issue` made, so a resource server's own tests need no tokenward server.
+
+    Only the network is faked (the event stream and introspection); the cache, the memo of
+    verified headers, expiry checks and the middleware run as in production. Revocation
+    reaches a cached token as the event stream's would, and ``unavailable = True`` fails
+    closed (``503``) as when the server cannot be reached."""
+
+    def __init__(self, *, capacity: int = 100_000) -> None:
+        # Never contacted (``.invalid`` cannot resolve, RFC 2606); the key is no secret.
+        super().__init__(
+            "http://tokenward.invalid", "fake", max_staleness=math.inf, capacity=capacity
+        )
+        self._tokens: dict[str, TokenRecord] = {}  # by digest, as the server keeps them
+        self._users: dict[str, UserRecord] = {}  # by id
+        self._user_ids: dict[str, str] = {}  # username -> id, one user per name by default
+        self._unavailable = False
+        self._vouch()
+
+    def __repr__(self) -> str:
+        return "FakeVerifier()"
+
+    def start(self) -> None:
+        """No event stream to follow: the cache was vouched for at construction."""
+
+    def issue(
+        self,
+        username: str = "alice",
+        *,
+        scopes: Iterable[str] = (),
+        expires_in: timedelta | None = timedelta(days=90),
+        user_id: str | None = None,
+    ) -> str:
+        """A new, well-formed user token answered as ``username``'s with ``scopes`` until
+        ``expires_in`` from now (``None``: never expires; a negative one: already expired)."""
+        secret = token_format.generate(token_format.TokenKind.USER)
+        now = datetime.now(UTC)
+        user = self._user(username, user_id, now)
+        record = TokenRecord(
+            id=token_format.new_id("tok"),
+            kind=token_format.TokenKind.USER,
+            user_id=user.id,
+            created_by=user.id,
+            label="issued by FakeVerifier",
+            scopes=tuple(dict.fromkeys(scopes)),
+            created_at=now,
+            expires_at=None if expires_in is None else now + expires_in,
+            digest=token_format.digest(secret),
+            hint=token_format.hint(secret),
+        )
+        self._tokens[record.digest] = record
+        return secret
+
+    def revoke(self, token: str) -> None:
+        """Refuse ``token`` from now on, also where it is cached or remembered: evicted by the
+        same event the server's stream would send. Raises ``KeyError`` if not issued here."""
+        digest = token_format.digest(token)
+        record = self._tokens[digest]
+        now = datetime.now(UTC)
+        if record.revoked_at is None:
+            self._tokens[digest] = dataclasses.replace(record, revoked_at=now, revoked_by="test")
+        details = {"digests": [digest], "user_id": record.user_id}
+        # Applied after the record changed: an introspection that read it before is not cached.
+        self.cache.apply(
+            [Event("token.revoked", now, "tokenward", record.id, details=details)], None
+        )
+
+    @property
+    def unavailable(self) -> bool:
+        """While true, tokenward is unreachable: nothing is vouched for, every token is ``503``."""
+        return self._unavailable
+
+    @unavailable.setter
+    def unavailable(self, value: bool) -> None:
+        self._unavailable = value
+        if value:
+            self.cache.confirmed_at = None  # as when heartbeats stop: the cache serves nothing
+        else:
+            self._vouch()
+
+    def _vouch(self) -> None:
+        """Confirm freshness now; with ``max_staleness`` infinite it never lapses."""
+        self.cache.apply([], time.monotonic())
+
+    def _user(self, username: str, user_id: str | None, now: datetime) -> UserRecord:
+        if user_id is None:
+            user_id = self._user_ids.setdefault(username, token_format.new_id("usr"))
+        user = self._users.get(user_id)
+        if user is None or user.username != username:
+            user = UserRecord(
+                user_id,
+                username,
+                password_hash="",
+                is_admin=False,
+                status=UserStatus.ACTIVE,
+                created_at=now,
+            )
+            self._users[user_id] = user
+        return user
+
+    # The network seams of RemoteVerifier: the server's answer, built by the server's own
+    # introspection code, goes through the real parsing, expiry check and guarded fill.
+
+    def _introspect(self, token: str, digest: str, generation: int) -> Caller:
+        return self._settle(digest, self._answer(digest), generation)
+
+    async def _aintrospect(self, token: str, digest: str, generation: int) -> Caller:
+        return self._introspect(token, digest, generation)
+
+    def _answer(self, digest: str) -> httpx.Response:
+        if self._unavailable:
+            raise StoreUnavailable("ConnectError")
+        record = self._tokens.get(digest)
+        if record is None or record.status(datetime.now(UTC)) is not TokenStatus.ACTIVE:
+            return httpx.Response(200, json=INACTIVE)  # RFC 7662 §2.2: nothing more said
+        principal = Principal(self._users[record.user_id], record)
+        return httpx.Response(200, json=active_response(principal))
