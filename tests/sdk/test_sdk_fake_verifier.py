@@ -9,7 +9,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,19 +20,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from wsgi_support import WSGICall, wsgi_caller
 
 from tokenward.domain.tokens import TokenKind, generate
 from tokenward.sdk import (
     Caller,
     TokenwardMiddleware,
-    TokenwardWSGIMiddleware,
     caller_of,
     optional_token,
     require_token,
 )
 from tokenward.testing import FakeVerifier
-
-WSGICall = Callable[[str | None], tuple[str, dict[str, str], bytes]]
 
 
 @pytest.fixture(autouse=True)
@@ -91,29 +88,8 @@ def fastapi_client(verifier: FakeVerifier) -> TestClient:
 
 @pytest.fixture
 def wsgi_call(verifier: FakeVerifier) -> WSGICall:
-    """``call(authorization)``: (status, headers, body) of a plain WSGI app behind the
-    middleware, as Flask would sit there."""
-
-    def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        caller = environ["tokenward.caller"]
-        start_response("200 OK", [("Content-Type", "text/plain")])
-        return [b"anonymous" if caller is None else caller.username.encode()]
-
-    app = TokenwardWSGIMiddleware(wsgi_app, verifier)
-
-    def call(authorization: str | None) -> tuple[str, dict[str, str], bytes]:
-        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": ""}
-        if authorization is not None:
-            environ["HTTP_AUTHORIZATION"] = authorization
-        started: dict[str, Any] = {}
-
-        def start_response(status: str, headers: list[tuple[str, str]]) -> None:
-            started.update(status=status, headers=dict(headers))
-
-        body = b"".join(app(environ, start_response))
-        return started["status"], started["headers"], body
-
-    return call
+    """``call(authorization)`` of a plain WSGI app behind the middleware."""
+    return wsgi_caller(verifier)
 
 
 def _bearer(token: str) -> dict[str, str]:

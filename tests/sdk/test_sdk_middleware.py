@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from wsgi_support import wsgi_caller
 
 from tokenward.domain.errors import InvalidToken
 from tokenward.domain.model import Actor, UserRecord
@@ -29,7 +30,6 @@ from tokenward.sdk import (
     Caller,
     RemoteVerifier,
     TokenwardMiddleware,
-    TokenwardWSGIMiddleware,
     caller_of,
     optional_token,
     require_token,
@@ -209,24 +209,7 @@ def test_fastapi_dependencies_require_scopes_and_allow_anonymous_where_asked(
 def test_the_wsgi_variant_gives_flask_apps_the_same_guarantees(
     verifier: RemoteVerifier, runtime: Runtime, alice: UserRecord, alice_token: CreatedToken
 ) -> None:
-    def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        caller = environ["tokenward.caller"]
-        start_response("200 OK", [("Content-Type", "text/plain")])
-        return [b"anonymous" if caller is None else caller.username.encode()]
-
-    app = TokenwardWSGIMiddleware(wsgi_app, verifier)
-
-    def call(authorization: str | None) -> tuple[str, dict[str, str], bytes]:
-        environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": ""}
-        if authorization is not None:
-            environ["HTTP_AUTHORIZATION"] = authorization
-        started: dict[str, Any] = {}
-
-        def start_response(status: str, headers: list[tuple[str, str]]) -> None:
-            started.update(status=status, headers=dict(headers))
-
-        body = b"".join(app(environ, start_response))
-        return started["status"], started["headers"], body
+    call = wsgi_caller(verifier)
 
     assert call(None)[2] == b"anonymous"
     status, headers, body = call(f"Bearer {alice_token.secret}")
