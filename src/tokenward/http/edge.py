@@ -18,20 +18,16 @@ from tokenward.http.access_log import redacted
 from tokenward.http.auth import principal_of
 from tokenward.service.usage import LastUseRecorder
 
-__all__ = ["CrashGuard", "Edge", "self_endpoint", "self_endpoint_with"]
+__all__ = ["CrashGuard", "Edge", "self_endpoint_with"]
 
 log = logging.getLogger("tokenward.http")
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 _JSON = (b"content-type", b"application/json")
 
 
-async def self_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-    """``GET /v1/self``: is the presented credential valid, and what is it? (promise P3)"""
-    await _answer_self(scope, receive, send, None)
-
-
 def self_endpoint_with(usage: LastUseRecorder) -> Handler:
-    """``GET /v1/self`` whose ``last_used_at`` is the stored last use as far as this node knows:
+    """``GET /v1/self``: is the presented credential valid, and what is it? (promise P3). Its
+    ``last_used_at`` is the stored last use as far as this node knows:
     what it read with the token, or what it wrote since (so it lags by up to a flush interval,
     a minute by default, and shows this node's writes without a store read)."""
 
@@ -41,15 +37,13 @@ def self_endpoint_with(usage: LastUseRecorder) -> Handler:
     return endpoint
 
 
-async def _answer_self(
-    scope: Scope, receive: Receive, send: Send, usage: LastUseRecorder | None
-) -> None:
+async def _answer_self(scope: Scope, receive: Receive, send: Send, usage: LastUseRecorder) -> None:
     principal = principal_of(scope)
     if principal is None:
         await problems.authentication_required()(scope, receive, send)
         return
     token = principal.token
-    written = None if usage is None or token is None else usage.written(token.id)
+    written = None if token is None else usage.written(token.id)
     body = views.RENDERINGS.self_body(principal, written)
     headers = [_JSON, (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
