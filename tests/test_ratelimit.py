@@ -36,3 +36,18 @@ def test_checking_alone_never_counts() -> None:
     limiter = FailureLimiter(FakeClock(), limit=1, window=timedelta(minutes=1))
     for _ in range(100):
         limiter.check("ip:1")
+
+
+def test_take_counts_every_attempt_and_refuses_past_the_limit_without_counting_it() -> None:
+    clock = FakeClock()
+    limiter = FailureLimiter(clock, limit=2, window=timedelta(minutes=1))
+    limiter.take("ip:1")
+    clock.advance(seconds=20)
+    limiter.take("ip:1")
+    with pytest.raises(RateLimited) as caught:
+        limiter.take("ip:1")
+    assert caught.value.retry_after == 40  # the first attempt ages out 60 s after it was made
+    clock.advance(seconds=40)
+    limiter.take("ip:1")  # the refused attempt was not counted: one slot is free again
+    with pytest.raises(RateLimited):
+        limiter.take("ip:1")

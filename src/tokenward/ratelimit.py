@@ -42,12 +42,26 @@ class FailureLimiter:
         """Record one failure for ``key``."""
         now = self.clock.now().timestamp()
         with self._lock:
+            self._record(key, now)
+
+    def take(self, key: str) -> None:
+        """Count one attempt of ``key`` whatever its outcome (a limit on every attempt, such
+        as leak reports), refusing with :class:`RateLimited` once the limit is used up. The
+        check and the count are one step, so concurrent attempts cannot both slip through."""
+        now = self.clock.now().timestamp()
+        with self._lock:
             times = self._recent(key, now)
-            if times is None:
-                if len(self._failures) >= _MAX_KEYS:
-                    self._failures.pop(next(iter(self._failures)))
-                times = self._failures[key] = deque()
-            times.append(now)
+            if times is not None and len(times) >= self.limit:
+                raise RateLimited(max(1, math.ceil(times[0] + self.window - now)))
+            self._record(key, now)
+
+    def _record(self, key: str, now: float) -> None:
+        times = self._recent(key, now)
+        if times is None:
+            if len(self._failures) >= _MAX_KEYS:
+                self._failures.pop(next(iter(self._failures)))
+            times = self._failures[key] = deque()
+        times.append(now)
 
     def _recent(self, key: str, now: float) -> deque[float] | None:
         times = self._failures.get(key)

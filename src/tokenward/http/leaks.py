@@ -29,8 +29,7 @@ def within_report_limit(request: Request, rt: Rt) -> None:
     """Count every report of the client address; past the limit, 429 (the body is not read
     further). Runs before the body is validated, so invalid reports count too."""
     key = f"ip:{request.client.host}" if request.client else "ip:unknown"
-    rt.leak_reports.check(key)
-    rt.leak_reports.fail(key)
+    rt.leak_reports.take(key)
 
 
 class LeakReportBody(BaseModel):
