@@ -154,9 +154,6 @@ class _MemoryTransaction:
     def add_session(self, session: SessionRecord) -> None:
         self.state.sessions[session.id] = session
 
-    def session_by_id(self, session_id: str) -> SessionRecord | None:
-        return self.state.sessions.get(session_id)
-
     def live_sessions_of(self, user_id: str, now: datetime) -> list[SessionRecord]:
         return [s for s in self.state.sessions.values() if s.user_id == user_id and s.is_live(now)]
 

@@ -312,10 +312,6 @@ class _SqlTransaction:
     def add_session(self, session: SessionRecord) -> None:
         self.conn.execute(sessions.insert().values(**_asdict(session)))
 
-    def session_by_id(self, session_id: str) -> SessionRecord | None:
-        row = self.conn.execute(sessions.select().where(sessions.c.id == session_id)).first()
-        return None if row is None else _session(row)
-
     def live_sessions_of(self, user_id: str, now: Any) -> list[SessionRecord]:
         c = sessions.c
         stmt = sessions.select().where(
