@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -20,7 +21,7 @@ from tokenward.http.access_log import redacted
 from tokenward.http.auth import principal_of
 from tokenward.http.dependencies import AuthenticationRequired, actor_of, caller_check, runtime
 from tokenward.runtime import Runtime
-from tokenward.service import NewToken
+from tokenward.service import NewToken, TokenPage
 from tokenward.store.base import EventQuery
 
 __all__ = ["router"]
@@ -139,7 +140,11 @@ def list_tokens(
     page = rt.tokens.list(
         owner, status=status, kind=views.kind_named(kind), cursor=cursor, limit=limit
     )
-    now = rt.clock.now()
+    return _org_page(page, rt.clock.now())
+
+
+def _org_page(page: TokenPage, now: datetime) -> dict[str, Any]:
+    """A page of the org's tokens: each with its owner's id."""
     return {
         "items": [views.token_view(t, now) | {"user_id": t.user_id} for t in page.items],
         "next_cursor": page.next_cursor,
@@ -178,11 +183,7 @@ def list_keys(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     page = rt.tokens.list(None, status=status, kind=TokenKind.ADMIN, cursor=cursor, limit=limit)
-    now = rt.clock.now()
-    return {
-        "items": [views.token_view(t, now) | {"user_id": t.user_id} for t in page.items],
-        "next_cursor": page.next_cursor,
-    }
+    return _org_page(page, rt.clock.now())
 
 
 @router.delete("/keys/{key_id}")
