@@ -16,7 +16,15 @@ from tokenward.domain.errors import LoginFailed, RateLimited
 from tokenward.http.cookies import cookie_secure, end_session_cookie, set_session_cookie
 from tokenward.http.dependencies import actor_of, runtime
 from tokenward.runtime import Runtime
-from tokenward.web.forms import Viewer, action, csrf_matches, page, refused_csrf, viewer_of
+from tokenward.web.forms import (
+    Viewer,
+    action,
+    csrf_matches,
+    form_text,
+    page,
+    refused_csrf,
+    viewer_of,
+)
 from tokenward.web.pages import redirect, render
 
 __all__ = ["home", "login", "login_page", "logout", "logout_all", "logout_all_page"]
@@ -67,7 +75,7 @@ async def login(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=10)
     if not csrf_matches(form.get("csrf_token"), request.cookies.get(LOGIN_COOKIE, "")):
         return refused_csrf(None)
-    username, password = _text(form, "username"), _text(form, "password")
+    username, password = form_text(form, "username"), form_text(form, "password")
     by = actor_of("anonymous", request)
     address = f"ip:{by.ip}" if by.ip is not None else None
     try:
@@ -90,11 +98,6 @@ async def login(request: Request) -> Response:
 
 def _too_many(seconds: int) -> str:
     return f"Too many failed attempts. Wait {seconds} seconds before trying again."
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
 
 
 def _ended(viewer: Viewer, response: Response) -> Response:

@@ -29,12 +29,15 @@ from tokenward.service.sessions import csrf_token_for
 from tokenward.web.pages import redirect, render
 
 __all__ = [
+    "ActionView",
     "Endpoint",
     "Viewer",
     "action",
     "admin_action",
     "admin_page",
+    "attempted",
     "csrf_matches",
+    "form_text",
     "page",
     "viewer_of",
 ]
@@ -97,6 +100,20 @@ def csrf_matches(presented: object, expected: str) -> bool:
     return hmac.compare_digest(presented.encode(), expected.encode())
 
 
+def form_text(form: FormData, name: str) -> str:
+    """A form field's text; ``""`` when absent or a file."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def attempted(request: Request) -> tuple[str, str]:
+    """How the audit names a UI admin attempt: the action (the path with any pasted secret
+    redacted) and the subject, the route's template as the API's (the path is the caller's
+    text)."""
+    route = str(getattr(request.scope.get("route"), "path", ""))
+    return f"{request.method} {redacted(request.url.path)}"[:256], f"/ui{route}"[:256]
+
+
 def page(view: PageView) -> Endpoint:
     """A page for a logged-in person; others are sent to the login page."""
 
@@ -139,15 +156,8 @@ def _admin_only(view: Callable[..., Response]) -> Callable[..., Response]:
     def guarded(viewer: Viewer, *args: Any) -> Response:
         if viewer.is_admin:
             return view(viewer, *args)
-        request = viewer.request
-        # The subject is the route's template, as the API's: the path is the caller's text.
-        route = str(getattr(request.scope.get("route"), "path", ""))
-        viewer.rt.audit.denied(
-            viewer.actor,
-            f"{request.method} {redacted(request.url.path)}"[:256],
-            f"/ui{route}"[:256],
-            "the caller is not an admin",
-        )
+        action, subject = attempted(viewer.request)
+        viewer.rt.audit.denied(viewer.actor, action, subject, "the caller is not an admin")
         return render("error.html", 403, viewer=viewer, title="Admins only", message=_NOT_ADMIN)
 
     return guarded

@@ -10,7 +10,7 @@ from tokenward.domain.errors import InvalidInput
 from tokenward.domain.tokens import TokenKind
 from tokenward.service import NewToken
 from tokenward.web.admin_audit import audit_failure
-from tokenward.web.forms import Viewer, admin_action, admin_page
+from tokenward.web.forms import Viewer, admin_action, admin_page, form_text
 from tokenward.web.once import acts_once
 from tokenward.web.org_tokens import revoke_for, revoke_page_for, usernames
 from tokenward.web.pages import render
@@ -63,7 +63,7 @@ def listing(viewer: Viewer) -> Response:
 @acts_once
 def create(viewer: Viewer, form: FormData) -> Response:
     """An admin key owned by this admin; its secret is shown once."""
-    label, days = _text(form, "label"), _text(form, "days").strip()
+    label, days = form_text(form, "label"), form_text(form, "days").strip()
     scopes = [s for s in form.getlist("scopes") if isinstance(s, str)]
     values: dict[str, object] = {"label": label, "days": days, "scopes": scopes}
     try:
@@ -92,8 +92,3 @@ def revoke_page(viewer: Viewer) -> Response:
 @admin_action
 def revoke(viewer: Viewer, form: FormData) -> Response:
     return revoke_for(viewer, TokenKind.ADMIN, BASE)
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""

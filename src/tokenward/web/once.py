@@ -11,12 +11,11 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from tokenward.web.forms import Viewer
+from tokenward.web.forms import ActionView, Viewer
 from tokenward.web.pages import render
 
 __all__ = ["SENT", "SentForms", "acts_once"]
@@ -55,8 +54,6 @@ class SentForms:
 
 
 SENT = SentForms()
-
-ActionView = Callable[[Viewer, FormData], Response]
 
 
 def acts_once(view: ActionView) -> ActionView:

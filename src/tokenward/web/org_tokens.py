@@ -8,14 +8,19 @@ from starlette.responses import Response
 
 from tokenward.domain.errors import InvalidInput, NotFound
 from tokenward.domain.tokens import TokenKind
+from tokenward.http.views import kind_named
 from tokenward.web.admin_audit import audit_failure
 from tokenward.web.forms import Viewer, admin_action, admin_page
 from tokenward.web.pages import render
-from tokenward.web.tokens import PAGE_SIZE, not_found, revoked_page, status_filter
+from tokenward.web.tokens import (
+    PAGE_SIZE,
+    not_found,
+    revoke_confirmation,
+    revoked_page,
+    status_filter,
+)
 
-__all__ = ["KINDS", "listing", "revoke", "revoke_page", "revoke_page_for", "usernames"]
-
-KINDS = {"user_token": TokenKind.USER, "admin_key": TokenKind.ADMIN}
+__all__ = ["listing", "revoke", "revoke_page", "revoke_page_for", "usernames"]
 
 
 def usernames(viewer: Viewer) -> dict[str, str]:
@@ -29,7 +34,7 @@ def listing(viewer: Viewer) -> Response:
     names = usernames(viewer)
     wanted = viewer.param("user")
     owner = _owner_id(names, wanted)
-    kind = KINDS.get(viewer.param("kind") or "")
+    kind = kind_named(viewer.param("kind"))
     status = status_filter(viewer)
     found = None
     if wanted is None or owner is not None:
@@ -70,18 +75,8 @@ def revoke_page_for(viewer: Viewer, kind: TokenKind | None, base: str) -> Respon
         return not_found(viewer)
     if kind is not None and record.kind is not kind:
         return not_found(viewer)
-    return render(
-        "token_revoke.html",
-        viewer=viewer,
-        section="keys" if kind else "all-tokens",
-        title="Revoke a token",
-        record=record,
-        owner=usernames(viewer).get(record.user_id, record.user_id),
-        action=f"{base}/{record.id}/revoke",
-        back=base,
-        staleness_ms=int(viewer.rt.settings.max_staleness.total_seconds() * 1000),
-        now=viewer.rt.clock.now(),
-    )
+    owner = usernames(viewer).get(record.user_id, record.user_id)
+    return revoke_confirmation(viewer, record, base, owner=owner)
 
 
 def revoke_for(viewer: Viewer, kind: TokenKind | None, base: str) -> Response:

@@ -9,7 +9,7 @@ from starlette.responses import Response
 from tokenward.domain.errors import InvalidInput
 from tokenward.domain.policy import ABSOLUTE_MAX_DAYS, Policy
 from tokenward.web.admin_audit import audit_failure
-from tokenward.web.forms import Viewer, admin_action, admin_page
+from tokenward.web.forms import Viewer, admin_action, admin_page, form_text
 from tokenward.web.pages import render
 
 __all__ = ["FIELDS", "edit", "view"]
@@ -71,7 +71,7 @@ def view(viewer: Viewer) -> Response:
 @admin_action
 def edit(viewer: Viewer, form: FormData) -> Response:
     """Store a whole new policy, validated by the service (and audited there)."""
-    values = {name: _text(form, name).strip() for name in _values(Policy())}
+    values = {name: form_text(form, name).strip() for name in _values(Policy())}
     try:
         viewer.rt.policies.update(_document(values), viewer.actor)
     except InvalidInput as error:
@@ -120,8 +120,3 @@ def _form_field(document_field: str) -> str:
     if document_field == "user_token.allow_no_expiry":
         return "user_allow_no_expiry"
     return "user_default_days"
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""

@@ -14,6 +14,7 @@ from starlette.datastructures import FormData
 from tokenward.domain.errors import InvalidInput
 from tokenward.domain.policy import LifetimeRule
 from tokenward.service import NewToken
+from tokenward.web.forms import form_text
 
 __all__ = ["PRESETS", "TokenForm", "field_error", "presets", "read_token_form"]
 
@@ -52,9 +53,9 @@ class TokenForm:
 
 def read_token_form(form: FormData) -> TokenForm:
     return TokenForm(
-        label=_text(form, "label"),
-        lifetime=_text(form, "lifetime"),
-        expires_on=_text(form, "expires_on").strip(),
+        label=form_text(form, "label"),
+        lifetime=form_text(form, "lifetime"),
+        expires_on=form_text(form, "expires_on").strip(),
         scopes=tuple(s for s in form.getlist("scopes") if isinstance(s, str)),
     )
 
@@ -87,8 +88,3 @@ def _day_start(value: str) -> datetime:
     if len(value) != 10:  # fromisoformat also takes 20260105; a person typing that erred
         raise InvalidInput("expires_on", "must be a date written as YYYY-MM-DD")
     return datetime.combine(day, time(0, 0), tzinfo=UTC)
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""

@@ -6,7 +6,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from tokenward.domain.errors import InvalidInput, NotFound
-from tokenward.domain.model import TokenStatus
+from tokenward.domain.model import TokenRecord, TokenStatus
 from tokenward.domain.tokens import TokenKind
 from tokenward.service import CreatedToken, Revocation
 from tokenward.web.forms import Viewer, action, page
@@ -21,6 +21,7 @@ __all__ = [
     "listing",
     "not_found",
     "revoke",
+    "revoke_confirmation",
     "revoke_page",
     "revoked_page",
     "secret_page",
@@ -124,16 +125,25 @@ def revoke_page(viewer: Viewer) -> Response:
         record = viewer.rt.tokens.get(viewer.user_id, viewer.path_param("token_id"))
     except NotFound:
         return not_found(viewer)
+    return revoke_confirmation(viewer, record, "/ui/tokens")
+
+
+def revoke_confirmation(
+    viewer: Viewer, record: TokenRecord, back: str, owner: str | None = None
+) -> Response:
+    """The page that confirms revoking ``record`` from the list at ``back`` (an admin's page
+    also names the ``owner``)."""
     return render(
         "token_revoke.html",
         viewer=viewer,
-        section="tokens",
+        section=_SECTION_OF.get(back, ""),
         title="Revoke a token",
         record=record,
-        action=f"/ui/tokens/{record.id}/revoke",
-        back="/ui/tokens",
+        action=f"{back}/{record.id}/revoke",
+        back=back,
         staleness_ms=int(viewer.rt.settings.max_staleness.total_seconds() * 1000),
         now=viewer.rt.clock.now(),
+        owner=owner,
     )
 
 

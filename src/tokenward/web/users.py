@@ -9,7 +9,7 @@ from starlette.responses import Response
 from tokenward.domain.errors import Conflict, InvalidInput, NotFound
 from tokenward.domain.model import UserRecord
 from tokenward.web.admin_audit import audit_failure
-from tokenward.web.forms import Viewer, admin_action, admin_page
+from tokenward.web.forms import Viewer, admin_action, admin_page, form_text
 from tokenward.web.pages import render
 from tokenward.web.tokens import not_found
 
@@ -49,14 +49,14 @@ def listing(viewer: Viewer) -> Response:
 @admin_action
 def create(viewer: Viewer, form: FormData) -> Response:
     values = {
-        "username": _text(form, "username"),
-        "is_admin": _text(form, "is_admin"),
-        "email": _text(form, "email").strip(),
+        "username": form_text(form, "username"),
+        "is_admin": form_text(form, "is_admin"),
+        "email": form_text(form, "email").strip(),
     }
     try:
         user = viewer.rt.accounts.create_user(
             values["username"],
-            _text(form, "password"),
+            form_text(form, "password"),
             is_admin=values["is_admin"] == "yes",
             by=viewer.actor,
             email=values["email"] or None,
@@ -129,8 +129,3 @@ def reactivate(viewer: Viewer, form: FormData) -> Response:
     return _users_page(
         viewer, notice=f"Reactivated {user.username}. Their revoked tokens stay revoked."
     )
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
