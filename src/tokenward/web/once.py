@@ -16,11 +16,11 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from tokenward.web.forms import ActionView, Viewer
-from tokenward.web.pages import render
+from tokenward.web.pages import new_form_id, render
 
 __all__ = ["SENT", "SentForms", "acts_once"]
 
-_ID_LENGTH = 22  # tokenward.web.pages.new_form_id
+_ID_LENGTH = len(new_form_id())  # every id has the same length
 _ALREADY = (
     "This form was already sent, and what it asked for was done then: a secret is shown only "
     "once, so it is not shown again. Find the token in your list; if its secret is lost, "
