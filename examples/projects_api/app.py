@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import os
 
-import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tokenward.sdk import RemoteVerifier, TokenwardMiddleware, caller_of
+from tokenward.sdk import Client, RemoteVerifier, TokenwardMiddleware, caller_of
 
 PROJECTS = [
     {"name": "website", "owner": "admin", "public": True},
@@ -39,8 +38,9 @@ async def projects(request: Request) -> JSONResponse:
 def build(url: str, key: str) -> Starlette:
     """The app, verifying tokens against the tokenward server at ``url``."""
     # The server says how stale a cache may be; the resource server keeps the same bound.
-    policy = httpx.get(f"{url}/v1/policy", timeout=5).json()
-    verifier = RemoteVerifier(url, key, max_staleness=policy["max_staleness_ms"] / 1000)
+    with Client(url, timeout=5) as tokenward:  # the public policy needs no token
+        bound = tokenward.policy().max_staleness_ms / 1000
+    verifier = RemoteVerifier(url, key, max_staleness=bound)
     app = Starlette(routes=[Route("/projects", projects)])
     app.add_middleware(TokenwardMiddleware, verifier=verifier)
     return app

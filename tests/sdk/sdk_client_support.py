@@ -30,7 +30,7 @@ SECRET_SHAPE = re.compile(r"tw[a-z]_[0-9A-Za-z]{20,}")
 Connect = Callable[[str | None], Client]  # an AsyncClient behind BlockingAsyncClient quacks alike
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -39,7 +39,7 @@ def _free_port() -> int:
 @contextmanager
 def serve(app: ASGIApp, *, lifespan: Literal["auto", "off"] = "auto") -> Iterator[str]:
     """A real uvicorn server over ``app`` in a thread; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan=lifespan)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

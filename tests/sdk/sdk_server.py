@@ -5,21 +5,15 @@ the introspections it is asked for and can hold their answers back."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from typing import Any
 
 import uvicorn
+from sdk_client_support import free_port
 
 from tokenward.http.app import create_app
 from tokenward.runtime import Runtime
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ThreadServer:

@@ -255,3 +255,30 @@ def test_the_wsgi_hot_path_answers_as_the_full_check_does() -> None:
         assert call() == full == (b"alice", expiry_value(caller))
     finally:
         verifier.stop()
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "said"),
+    [
+        ("", "200 OK", b"anonymous"),
+        ("page=2", "200 OK", b"anonymous"),
+        ("access_token=abc", "400 Bad Request", b"invalid_request"),
+    ],
+)
+def test_the_wsgi_anonymous_path_still_refuses_uri_tokens(
+    query: str, status: str, said: bytes
+) -> None:
+    """No header: passed through untouched, unless the query string may carry a token."""
+    started: list[str] = []
+
+    def wsgi_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [])
+        return [b"anonymous" if environ["tokenward.caller"] is None else b"a caller"]
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        started.append(status)
+
+    app = TokenwardWSGIMiddleware(wsgi_app, _fed())
+    body = b"".join(app({"QUERY_STRING": query}, start_response))
+    assert started == [status]
+    assert said in body

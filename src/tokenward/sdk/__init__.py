@@ -1,13 +1,13 @@
 """tokenward for resource servers and scripts: verify tokens in your own API with the same
 guarantees as the tokenward server, and manage tokens from code."""
 
-from tokenward.sdk._models import CreatedWebhook, RotatedToken, Webhook, WebhookDelivery
 from tokenward.sdk.client import (
     AsyncClient,
     AuditEvent,
     Client,
     ConflictError,
     CreatedToken,
+    CreatedWebhook,
     Deactivation,
     ForbiddenError,
     Introspection,
@@ -18,6 +18,7 @@ from tokenward.sdk.client import (
     Policy,
     RateLimitedError,
     Revocation,
+    RotatedToken,
     SelfInfo,
     TokenInfo,
     TokenwardError,
@@ -25,6 +26,8 @@ from tokenward.sdk.client import (
     User,
     UserRef,
     ValidationError,
+    Webhook,
+    WebhookDelivery,
 )
 from tokenward.sdk.middleware import (
     CALLER,

@@ -11,7 +11,6 @@ import httpx
 
 from tokenward.sdk import _client_calls as calls
 from tokenward.sdk._client_calls import Call, Page, answer
-from tokenward.sdk._client_errors import redact
 from tokenward.sdk._models import (
     AuditEvent,
     CreatedToken,
@@ -46,12 +45,10 @@ class AsyncClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url
-        self._http = httpx.AsyncClient(
-            base_url=base_url, headers=calls.headers(token), timeout=timeout, transport=transport
-        )
+        self._http = httpx.AsyncClient(**calls.options(base_url, token, timeout, transport))
 
     def __repr__(self) -> str:
-        return f"AsyncClient(base_url={redact(self.base_url)!r})"
+        return calls.describe(self, self.base_url)
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -70,9 +67,7 @@ class AsyncClient:
 
     async def _run(self, call: Call[T]) -> T:
         try:
-            response = await self._http.request(
-                call.method, call.path, params=call.params, json=call.json, data=call.form
-            )
+            response = await self._http.send(calls.request(self._http, call))
         except httpx.TransportError as error:
             failure = calls.unreachable(error)
         else:

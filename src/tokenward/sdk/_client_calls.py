@@ -17,9 +17,19 @@ import httpx
 from tokenward import __version__
 from tokenward.sdk import _models as models
 from tokenward.sdk import _models_json as read
-from tokenward.sdk._client_errors import TokenwardError, UnavailableError, error_for
+from tokenward.sdk._client_errors import TokenwardError, UnavailableError, error_for, redact
 
-__all__ = ["ADMIN_SCOPES", "Call", "Page", "answer", "headers", "unreachable"]
+__all__ = [
+    "ADMIN_SCOPES",
+    "Call",
+    "Page",
+    "answer",
+    "describe",
+    "headers",
+    "options",
+    "request",
+    "unreachable",
+]
 
 T = TypeVar("T")
 Query = Mapping[str, str | int]
@@ -33,6 +43,33 @@ def headers(token: str | None) -> dict[str, str]:
         raise ValueError("the token is empty")
     anonymous = {"Accept": "application/json", "User-Agent": f"tokenward-sdk/{__version__}"}
     return anonymous if token is None else {"Authorization": f"Bearer {token}", **anonymous}
+
+
+def options(
+    base_url: str,
+    token: str | None,
+    timeout: float,
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
+) -> dict[str, Any]:
+    """The settings of the ``httpx`` client under ``Client`` and ``AsyncClient`` alike."""
+    return {
+        "base_url": base_url,
+        "headers": headers(token),
+        "timeout": timeout,
+        "transport": transport,
+    }
+
+
+def describe(client: object, base_url: str) -> str:
+    """The ``repr`` of a client: its class and server, never its token."""
+    return f"{type(client).__name__}(base_url={redact(base_url)!r})"
+
+
+def request(http: httpx.Client | httpx.AsyncClient, call: Call[Any]) -> httpx.Request:
+    """The request ``call`` stands for, ready for ``http.send``."""
+    return http.build_request(
+        call.method, call.path, params=call.params, json=call.json, data=call.form
+    )
 
 
 def unreachable(error: httpx.TransportError) -> UnavailableError:
@@ -118,19 +155,17 @@ def _wait(wait: bool) -> dict[str, str | int]:
     return _query(wait=True) if wait else {}
 
 
-def _pages(read_item: Callable[[Any], T]) -> Callable[[Any], Page[T]]:
+def _pages(
+    read_item: Callable[[Any], T], following: str = "next_cursor", param: str = "cursor"
+) -> Callable[[Any], Page[T]]:
+    """A page reader: ``body[following]`` is sent back as ``param`` for the next page."""
+
     def page(body: Any) -> Page[T]:
-        cursor = body.get("next_cursor")
+        mark = body.get(following)
         items = tuple(read_item(item) for item in body["items"])
-        return Page(items, None if cursor is None else {"cursor": cursor})
+        return Page(items, None if mark is None else {param: mark})
 
     return page
-
-
-def _audit_page(body: Any) -> Page[models.AuditEvent]:
-    after = body.get("next_after")
-    items = tuple(read.audit_event(item) for item in body["items"])
-    return Page(items, None if after is None else {"after": after})
 
 
 def _nothing(_: Any) -> None:
@@ -300,4 +335,5 @@ def audit(
     after: int, type: str | None, subject: str | None, actor: str | None, limit: int
 ) -> Call[Page[models.AuditEvent]]:
     params = _query(after=after, type=type, subject=subject, actor=actor, limit=limit)
-    return Call("GET", "/v1/admin/audit", _audit_page, params=params)
+    page = _pages(read.audit_event, "next_after", "after")  # a seq, not an opaque cursor
+    return Call("GET", "/v1/admin/audit", page, params=params)

@@ -11,7 +11,6 @@ import httpx
 
 from tokenward.sdk import _client_calls as calls
 from tokenward.sdk._client_calls import Call, Page, answer
-from tokenward.sdk._client_errors import redact
 from tokenward.sdk._models import (
     AuditEvent,
     CreatedToken,
@@ -50,12 +49,10 @@ class Client:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url
-        self._http = httpx.Client(
-            base_url=base_url, headers=calls.headers(token), timeout=timeout, transport=transport
-        )
+        self._http = httpx.Client(**calls.options(base_url, token, timeout, transport))
 
     def __repr__(self) -> str:
-        return f"Client(base_url={redact(self.base_url)!r})"
+        return calls.describe(self, self.base_url)
 
     def __enter__(self) -> Client:
         return self
@@ -74,9 +71,7 @@ class Client:
 
     def _run(self, call: Call[T]) -> T:
         try:
-            response = self._http.request(
-                call.method, call.path, params=call.params, json=call.json, data=call.form
-            )
+            response = self._http.send(calls.request(self._http, call))
         except httpx.TransportError as error:
             failure = calls.unreachable(error)
         else:

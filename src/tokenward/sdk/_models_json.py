@@ -114,15 +114,8 @@ def created_token(body: Json) -> CreatedToken:
 
 
 def rotated_token(body: Json) -> RotatedToken:
-    made = created_token(body)
     return RotatedToken(
-        id=made.id,
-        token=made.token,
-        label=made.label,
-        scopes=made.scopes,
-        created_at=made.created_at,
-        expires_at=made.expires_at,
-        hint=made.hint,
+        **vars(created_token(body)),
         rotated_from=body["rotated_from"],
         grace_seconds=body["grace_seconds"],
         grace_until=maybe_time(body.get("grace_until")),
@@ -226,15 +219,7 @@ def webhook(body: Json) -> Webhook:
 
 
 def created_webhook(body: Json) -> CreatedWebhook:
-    hook = webhook(body)
-    return CreatedWebhook(
-        id=hook.id,
-        url=hook.url,
-        events=hook.events,
-        created_at=hook.created_at,
-        created_by=hook.created_by,
-        secret=body["secret"],
-    )
+    return CreatedWebhook(**vars(webhook(body)), secret=body["secret"])
 
 
 def webhook_delivery(body: Json) -> WebhookDelivery:

@@ -32,6 +32,8 @@ def caller_of(scope: Scope) -> Caller | None:
 
 
 class TokenwardMiddleware:
+    """Wraps an ASGI app: the caller (or ``None``) in ``scope``, refusals answered here."""
+
     def __init__(self, app: ASGIApp, verifier: RemoteVerifier, realm: str = "api") -> None:
         self.app = app
         self.verifier = verifier

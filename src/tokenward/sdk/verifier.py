@@ -47,6 +47,7 @@ class Caller:
     expires_at: datetime | None
 
     def has_scope(self, scope: str) -> bool:
+        """Whether the token carries ``scope``."""
         return scope in self.scopes
 
 
@@ -115,6 +116,7 @@ class RemoteVerifier:
                 self._thread.start()
 
     def stop(self) -> None:
+        """Stop following the event stream (a later :meth:`start` follows it again)."""
         self._stop.set()
         thread, self._thread = self._thread, None
         if thread is not None:

@@ -16,9 +16,12 @@ __all__ = ["CALLER", "TokenwardWSGIMiddleware"]
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 503: "Service Unavailable"}
 
 
 class TokenwardWSGIMiddleware:
+    """Wraps a WSGI app: the caller (or ``None``) in ``environ``, refusals answered here."""
+
     def __init__(self, app: WSGIApp, verifier: RemoteVerifier, realm: str = "api") -> None:
         self.app = app
         self.verifier = verifier
@@ -27,10 +30,12 @@ class TokenwardWSGIMiddleware:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         value = environ.get("HTTP_AUTHORIZATION")
         query = environ.get("QUERY_STRING", "").encode("latin-1")
-        if value is not None and not may_carry_token(query):
+        if not may_carry_token(query):
+            if value is None:  # anonymous: passes through untouched, as in the ASGI middleware
+                environ[CALLER] = None
+                return self.app(environ, start_response)
             # The hot path: a header value verified before, still vouched for by the cache.
-            authorization = value.encode("latin-1")
-            remembered = self.verifier.recall(authorization)
+            remembered = self.verifier.recall(value.encode("latin-1"))
             if remembered is not None:
                 return self._serve(environ, start_response, remembered)
         return self._check(environ, start_response, query)
@@ -76,11 +81,5 @@ class TokenwardWSGIMiddleware:
 
 def _answer(start_response: StartResponse, answer: _answers.Answer) -> list[bytes]:
     status, headers, body = answer
-    reasons = {
-        400: "Bad Request",
-        401: "Unauthorized",
-        403: "Forbidden",
-        503: "Service Unavailable",
-    }
-    start_response(f"{status} {reasons[status]}", headers)
+    start_response(f"{status} {_REASONS[status]}", headers)
     return [body]
