@@ -3,21 +3,10 @@ plan and send each delivery once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from notify_support import WebhookReceiver, node, notifier_of, token, user_with_email
+from notify_support import WebhookReceiver, notifier_of, token, user_with_email
 
 from tokenward.runtime import Runtime
 from tokenward.testing import TEST_ACTOR, FakeClock
-
-
-@pytest.fixture
-def nodes(database_url: str, clock: FakeClock) -> Iterator[list[Runtime]]:
-    built = [node(database_url, clock) for _ in range(2)]
-    yield built
-    for rt in built:
-        rt.close()
 
 
 def test_a_dispatcher_that_read_a_stale_cursor_plans_nothing(nodes: list[Runtime]) -> None:

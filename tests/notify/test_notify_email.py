@@ -19,12 +19,6 @@ from tokenward.testing import DEFAULT_PASSWORD, TEST_ACTOR, FakeClock
 
 
 @pytest.fixture
-def smtp() -> Iterator[tuple[int, list[EmailMessage]]]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
 def rt(
     database_url: str, clock: FakeClock, smtp: tuple[int, list[EmailMessage]]
 ) -> Iterator[Runtime]:

@@ -3,10 +3,8 @@ threshold only, none for revoked tokens, never twice, not even by two holders by
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from notify_support import node, notifier_of, token, user_with_email
 
 from tokenward.domain.model import Event
@@ -15,14 +13,6 @@ from tokenward.store.base import EventQuery
 from tokenward.testing import TEST_ACTOR, FakeClock
 
 SECOND = timedelta(seconds=1)
-
-
-@pytest.fixture
-def nodes(database_url: str, clock: FakeClock) -> Iterator[list[Runtime]]:
-    built = [node(database_url, clock) for _ in range(2)]
-    yield built
-    for rt in built:
-        rt.close()
 
 
 def _reminders(rt: Runtime) -> list[Event]:

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.slow
 
 TOKENWARD = Path(sys.executable).with_name("tokenward")
 PASSWORD = "change-me-right-now"
+RECEIVER_TOKEN = "receiver-token-123"
 
 
 def _free_port() -> int:
@@ -103,7 +104,8 @@ def test_two_serving_nodes_deliver_each_event_once_and_take_over(
         with _serve(tmp_path, env, "a") as a, _serve(tmp_path, env, "b") as b:
             key = _cli(env, tmp_path, "key", "create", "--label", "ops")
             events = ["token.created", "token.revoked"]
-            hook = _post(a, "/v1/admin/webhooks", key, {"url": receiver.url, "events": events})
+            url = f"{receiver.url}?key={RECEIVER_TOKEN}"  # a receiver's token, kept out of logs
+            hook = _post(a, "/v1/admin/webhooks", key, {"url": url, "events": events})
             user = {"username": "bob", "password": PASSWORD, "email": "bob@example.org"}
             _post(b, "/v1/admin/users", key, user)
             for label in ("one", "two", "three"):
@@ -117,6 +119,8 @@ def test_two_serving_nodes_deliver_each_event_once_and_take_over(
             _wait_for(lambda: len(receiver.received) >= 4 and len(inbox) >= 4, 20, "no takeover")
             time.sleep(1.0)
         _check_once(receiver, inbox, hook["secret"], ["one", "two", "three", "four"])
+    logs = "".join(log.read_text(errors="replace") for log in tmp_path.glob("*.log"))
+    assert RECEIVER_TOKEN not in logs and hook["secret"] not in logs
 
 
 def _check_once(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from notify_support import node, token, user_with_email
 
 from backends import PostgresSchema, require_service, sqlite_copy
+from tokenward.domain.errors import Conflict
 from tokenward.domain.model import Event
 from tokenward.domain.tokens import new_id
 from tokenward.runtime import Runtime
@@ -159,3 +161,17 @@ def test_emails_of_users_that_have_one(rt: Runtime, store: NotifyStore) -> None:
     bob = rt.accounts.create_user("bob", "a-long-test-password", is_admin=False, by=TEST_ACTOR)
     assert store.emails_of({alice.id, bob.id, "usr_nobody"}) == {alice.id: "alice@example.org"}
     assert store.emails_of(set()) == {}
+
+
+def test_a_refused_webhook_leaves_its_secret_out_of_the_error_and_its_traceback(
+    rt: Runtime, store: NotifyStore, clock: FakeClock
+) -> None:
+    hook = WebhookRecord(
+        new_id("whk"), "https://example.org/h", ("token.expired",), "whsec_y", clock.now(), "t", 0
+    )
+    before = rt.store.max_seq()
+    store.add_webhook(hook, TEST_ACTOR.event("webhook.created", clock.now(), hook.id))
+    with pytest.raises(Conflict) as refused:  # the same id again: the primary key refuses it
+        store.add_webhook(hook, TEST_ACTOR.event("webhook.created", clock.now(), hook.id))
+    assert hook.secret not in "".join(traceback.format_exception(refused.value))
+    assert store.webhooks() == [hook] and rt.store.max_seq() == before + 1  # no second event

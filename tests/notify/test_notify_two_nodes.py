@@ -13,7 +13,6 @@ from notify_support import (
     WebhookReceiver,
     node,
     notifier_of,
-    smtp_server,
     token,
     user_with_email,
 )
@@ -28,12 +27,6 @@ REMINDERS = ["token.expiring", "token.expired"]
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
     with WebhookReceiver() as server:
-        yield server
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[int, list[EmailMessage]]]:
-    with smtp_server() as server:
         yield server
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import logging
 import secrets
+from contextvars import ContextVar
 from datetime import datetime
 
 import httpx
@@ -25,6 +27,18 @@ __all__ = ["Attempt", "WebhookSender", "new_secret", "signature_header"]
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix that scanners recognise, not a secret
 _USER_AGENT = "tokenward-webhooks/1"
+_SENDING: ContextVar[bool] = ContextVar("tokenward_webhook_sending", default=False)
+
+
+class _QuietWhileSending(logging.Filter):
+    """Drops httpx's own records of our posts: at INFO they quote the full URL, which may
+    hold the receiver's token (``tokenward serve`` logs INFO)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _SENDING.get()
+
+
+logging.getLogger("httpx").addFilter(_QuietWhileSending())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,12 +80,15 @@ class WebhookSender:
             "Tokenward-Delivery": delivery_id,
             "Tokenward-Signature": signature_header(webhook.secret, int(now.timestamp()), body),
         }
+        sending = _SENDING.set(True)
         try:
             with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
                 response = client.post(webhook.url, content=body, headers=headers)
         except httpx.HTTPError as error:
             # The exception's class only: its text may quote the URL, which may hold a token.
             return Attempt(False, None, type(error).__name__)
+        finally:
+            _SENDING.reset(sending)
         if 200 <= response.status_code < 300:
             return Attempt(True, response.status_code)
         return Attempt(False, response.status_code, f"HTTP {response.status_code}")

@@ -7,6 +7,7 @@ import dataclasses
 import threading
 from datetime import datetime
 
+from tokenward.domain.errors import Conflict
 from tokenward.domain.model import Event, TokenRecord
 from tokenward.store.memory import MemoryStore
 from tokenward.store.notify_base import DeliveryRecord, DeliveryUpdate, WebhookRecord
@@ -106,6 +107,8 @@ class MemoryNotifyStore:
 
     def add_webhook(self, webhook: WebhookRecord, event: Event) -> None:
         with self._lock, self.store.transaction() as tx:
+            if webhook.id in self._webhooks:  # as SQL's primary key refuses it
+                raise Conflict("the change clashes with stored data")
             tx.append_event(event)
             self._webhooks[webhook.id] = webhook
 

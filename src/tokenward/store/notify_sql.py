@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tokenward.domain.errors import Conflict
+from tokenward.domain.errors import Conflict, InvalidInput, StoreUnavailable
 from tokenward.domain.model import Event, TokenRecord
 from tokenward.store.notify_base import DeliveryRecord, DeliveryUpdate, WebhookRecord
 from tokenward.store.notify_tables import (
@@ -103,7 +103,7 @@ class SqlNotifyStore:
                         raise _Moved()
                     conn.execute(notify_cursors.insert().values(name=_DISPATCH, seq=new))
                 if planned:
-                    conn.execute(deliveries.insert(), [_asdict(d) for d in planned])
+                    conn.execute(deliveries.insert(), [dataclasses.asdict(d) for d in planned])
         except (_Moved, sa.exc.IntegrityError):
             return False
         return True
@@ -130,12 +130,12 @@ class SqlNotifyStore:
                     c.attempts == delivery.attempts,
                     c.next_attempt_at == delivery.next_attempt_at,
                 )
-                .values(**_asdict(update))
+                .values(**dataclasses.asdict(update))
             )
         return bool(done.rowcount)
 
     def add_webhook(self, webhook: WebhookRecord, event: Event) -> None:
-        values = _asdict(webhook) | {"events": list(webhook.events)}
+        values = dataclasses.asdict(webhook) | {"events": list(webhook.events)}
         try:
             with self.store.transaction() as tx:
                 tx.conn.execute(webhooks.insert().values(**values))
@@ -143,6 +143,9 @@ class SqlNotifyStore:
         except sa.exc.StatementError:
             # SQLAlchemy's message quotes the parameters, the signing secret among them.
             raise RuntimeError("the webhook could not be stored") from None
+        except (Conflict, InvalidInput, StoreUnavailable) as error:
+            # The same message rides along as the cause: cut it, or a traceback prints it.
+            raise error from None
 
     def webhooks(self) -> list[WebhookRecord]:
         stmt = webhooks.select().order_by(webhooks.c.created_at, webhooks.c.id)
@@ -188,34 +191,10 @@ class _Moved(Exception):
     """The cursor is not where this dispatcher read it: someone else dispatched."""
 
 
-def _asdict(record: Any) -> dict[str, Any]:
-    return {field.name: getattr(record, field.name) for field in dataclasses.fields(record)}
-
-
 def _webhook(row: Any) -> WebhookRecord:
-    return WebhookRecord(
-        id=row.id,
-        url=row.url,
-        events=tuple(row.events),
-        secret=row.secret,
-        created_at=row.created_at,
-        created_by=row.created_by,
-        after_seq=int(row.after_seq),
-    )
+    return WebhookRecord(**{**row._mapping, "events": tuple(row.events)})
 
 
 def _delivery(row: Any) -> DeliveryRecord:
-    return DeliveryRecord(
-        id=row.id,
-        channel=row.channel,
-        target=row.target,
-        event_seq=int(row.event_seq),
-        event_type=row.event_type,
-        status=row.status,
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        created_at=row.created_at,
-        last_code=row.last_code,
-        last_error=row.last_error,
-        delivered_at=row.delivered_at,
-    )
+    # The columns are the record's fields, by name: a column added alone fails here, loudly.
+    return DeliveryRecord(**row._mapping)
