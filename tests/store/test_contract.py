@@ -110,8 +110,13 @@ def test_a_duplicate_digest_is_refused(store: Store) -> None:
     alice = _user()
     first = _token(alice)
     _add(store, alice, first)
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as refused:
         _add(store, _token(alice, digest=first.digest))
+    # Nor does the refusal, or the database error it came from, quote the values written.
+    error: BaseException | None = refused.value
+    while error is not None:
+        assert first.digest not in str(error)
+        error = error.__cause__ or error.__context__
 
 
 def test_listing_is_newest_first_and_pages_by_cursor(store: Store) -> None:

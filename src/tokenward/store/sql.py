@@ -92,9 +92,13 @@ def create_engines(url: str) -> tuple[Engine, Engine]:
     """Return (writer, reader) engines for ``url``; the same engine twice where that is fine."""
     url = _normalise_url(url)
     if not url.startswith("sqlite"):
-        engine = sa.create_engine(url, pool_pre_ping=True, connect_args=_PG_NETWORK)
+        engine = sa.create_engine(
+            url, pool_pre_ping=True, connect_args=_PG_NETWORK, hide_parameters=True
+        )
         return engine, engine
-    writer, reader = sa.create_engine(url), sa.create_engine(url)
+    # hide_parameters: a database error's text would otherwise quote the statement's values
+    # (digests, a webhook's signing secret), and such errors end up in tracebacks and logs.
+    writer, reader = (sa.create_engine(url, hide_parameters=True) for _ in range(2))
     _sqlite_pragmas(writer, immediate=True)
     _sqlite_pragmas(reader, immediate=False)
     return writer, reader
