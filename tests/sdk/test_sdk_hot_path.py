@@ -13,9 +13,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from tokenward.domain import tokens as token_format
+from tokenward.domain.errors import StoreUnavailable
 from tokenward.domain.model import Event
 from tokenward.domain.tokens import TokenKind
 from tokenward.sdk import Caller, RemoteVerifier, TokenwardMiddleware, caller_of
@@ -282,3 +284,16 @@ def test_the_wsgi_anonymous_path_still_refuses_uri_tokens(
     body = b"".join(app({"QUERY_STRING": query}, start_response))
     assert started == [status]
     assert said in body
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"<html>proxy error</html>", b"[]", b'{"active": true}', b'{"active": true, "exp": "x"}'],
+)
+def test_an_unreadable_introspection_answer_fails_closed(content: bytes) -> None:
+    """A 200 that proves nothing is 503 (unavailable), never a crash (500) nor an accept."""
+    verifier = _fed()
+    answer = httpx.Response(200, content=content)
+    with pytest.raises(StoreUnavailable):
+        verifier._settle("d" * 64, answer, verifier.cache.generation)
+    assert len(verifier.cache) == 0

@@ -251,17 +251,21 @@ class RemoteVerifier:
     def _settle(self, digest: str, answer: httpx.Response, generation: int) -> Caller:
         if answer.status_code != 200:
             raise StoreUnavailable(f"introspection answered {answer.status_code}")
-        body = answer.json()
-        if not body.get("active"):
-            raise InvalidToken()
-        exp = body.get("exp")
-        caller = Caller(
-            token_id=body["tokenward_id"],
-            user_id=body["sub"],
-            username=body["username"],
-            scopes=frozenset(body.get("scope", "").split()),
-            expires_at=None if exp is None else datetime.fromtimestamp(exp, UTC),
-        )
+        try:
+            body = answer.json()
+            if not body.get("active"):
+                raise InvalidToken()
+            exp = body.get("exp")
+            caller = Caller(
+                token_id=body["tokenward_id"],
+                user_id=body["sub"],
+                username=body["username"],
+                scopes=frozenset(body.get("scope", "").split()),
+                expires_at=None if exp is None else datetime.fromtimestamp(exp, UTC),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as error:
+            # An answer that proves nothing (a proxy's page, a truncated body) fails closed.
+            raise StoreUnavailable("introspection answer unreadable") from error
         _check_expiry(caller)
         self.cache.fill(digest, caller, generation)
         return caller
