@@ -1,41 +1,86 @@
-# One command to run the service, one to run every test. Both install what they need first.
-VENV    ?= .venv
-PYTHON  ?= python3
-BIN     := $(VENV)/bin
-STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+# One command to run the service, one to run every test. Both install what they need first,
+# and every Python package comes from uv.lock (exact versions, hashes checked).
+VENV      ?= .venv
+PYTHON    ?= python3
+BIN       := $(VENV)/bin
+TOOLS     := .tools
+UV        := $(TOOLS)/bin/uv
+WHEEL_ENV := .venv-wheel
 
-.PHONY: serve test lint typecheck unit bench browser clean
+# uv installs into $(VENV) with this machine's Python, never one it would download.
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+SYNC := $(UV) sync --locked --quiet
 
-$(STAMP): pyproject.toml
-	rm -f $(VENV)/.installed-*
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
+.PHONY: serve test lint typecheck unit bench browser wheel lock upgrade clean
 
-serve: $(STAMP)  ## install, then run the server on SQLite (./tokenward.db) at 127.0.0.1:8080
+serve: $(VENV)/.server  ## install the server from the lock, then serve on SQLite (./tokenward.db) at 127.0.0.1:8080
 	$(BIN)/tokenward serve
 
-test: lint typecheck unit  ## install, then run every check and test
+test: lint typecheck unit  ## install from the lock, then run every check and test
 
-lint: $(STAMP)
+lint: $(VENV)/.dev
+	$(UV) lock --check --quiet  # fails when pyproject.toml and uv.lock disagree
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/ruff check src tests bench examples
 
-typecheck: $(STAMP)
+typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
-unit: $(STAMP) browser
+# The end-to-end tests run `tokenward serve` from the wheel, installed with [server] in a venv
+# of its own, as users install it; everything else runs on the editable tree.
+unit: $(VENV)/.dev $(WHEEL_ENV)/.installed browser
+	TOKENWARD_TEST_BIN=$(abspath $(WHEEL_ENV))/bin TOKENWARD_TEST_WHEEL=$$(ls $(abspath dist)/tokenward-*.whl) \
+	TOKENWARD_TEST_UV=$(abspath $(UV)) \
 	$(BIN)/pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 browser:  ## the web UI tests drive Debian's Chromium (launched by path, never downloaded)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
-bench: $(STAMP)  ## verify benchmark: GET /v1/self against a bare Starlette route, with wrk
+bench: $(VENV)/.dev  ## verify benchmark: GET /v1/self against a bare Starlette route (uvloop + httptools), with wrk
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/verify.py
 
+wheel: dist/.built  ## build the wheel users install, into dist/
+
+lock: $(UV)  ## after editing dependencies in pyproject.toml: resolve them into uv.lock
+	$(UV) lock
+
+upgrade: $(UV)  ## move every locked package to the newest version pyproject.toml allows
+	$(UV) lock --upgrade
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(WHEEL_ENV) $(TOOLS) dist .pytest_cache .mypy_cache .ruff_cache .coverage
 
 COVERAGE_FLOOR ?= 85
+
+# -- installs ---------------------------------------------------------------------------------
+
+$(UV): requirements/uv.txt  # uv itself: one pinned release, hashes checked by pip
+	$(PYTHON) -m venv --clear $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --no-deps --require-hashes -r requirements/uv.txt
+	touch $@
+
+$(VENV)/.server: $(UV) uv.lock pyproject.toml  # the server extra; leaves dev tools in place
+	$(SYNC) --extra server --no-dev --inexact
+	touch $@
+
+$(VENV)/.dev: $(UV) uv.lock pyproject.toml  # exactly the lock: server extra and dev tools
+	$(SYNC) --extra server
+	touch $@ $(VENV)/.server
+
+dist/.built: $(UV) pyproject.toml requirements/build.txt $(shell git ls-files src 2>/dev/null)
+	rm -rf dist
+	$(UV) build --quiet --wheel --out-dir dist --require-hashes --build-constraints requirements/build.txt
+	touch $@
+
+$(WHEEL_ENV)/.installed: dist/.built uv.lock
+	rm -rf $(WHEEL_ENV)
+	$(UV) venv --quiet $(WHEEL_ENV)
+	$(UV) export --quiet --frozen --extra server --no-dev --no-emit-project \
+		--format requirements-txt --output-file $(WHEEL_ENV)/requirements.txt
+	$(UV) pip install --quiet --python $(WHEEL_ENV)/bin/python --require-hashes \
+		-r $(WHEEL_ENV)/requirements.txt
+	$(UV) pip install --quiet --python $(WHEEL_ENV)/bin/python --no-deps dist/tokenward-*.whl
+	touch $@

@@ -6,11 +6,11 @@ import dataclasses
 import os
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-TOKENWARD = Path(sys.executable).with_name("tokenward")
+from installed import TOKENWARD
+
 PASSWORD = "correct-horse-battery"  # a fixture value, not a secret
 SECRET_SHAPE = r"twu_[0-9A-Za-z]{49}"
 TIMEOUT = 30  # seconds, for one invocation

@@ -10,13 +10,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-TOKENWARD = Path(sys.executable).with_name("tokenward")
+from installed import TOKENWARD
+
 READY_WITHIN = 15.0  # seconds
 STOP_WITHIN = 10.0
 ADMIN_PASSWORD = "change-me-right-now"  # the README's example value, not a secret

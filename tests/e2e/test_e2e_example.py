@@ -8,7 +8,6 @@ import http.client
 import json
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Any
 
 import pytest
 from server import ADMIN_PASSWORD, Server, free_port
+
+from installed import BIN
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "projects_api" / "app.py"
 pytestmark = pytest.mark.slow
@@ -47,7 +48,7 @@ def example(tmp_path: Path, start_server: Callable[..., Server]) -> Iterator[tup
     }
     with (tmp_path / "example.log").open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, str(EXAMPLE)],
+            [str(BIN / "python"), str(EXAMPLE)],
             env=env,
             cwd=tmp_path,
             stdout=log,

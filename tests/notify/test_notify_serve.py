@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,11 +20,11 @@ import orjson
 import pytest
 from notify_support import WebhookReceiver, smtp_server
 
+from installed import TOKENWARD
 from tokenward.sdk import verify_signature
 
 pytestmark = pytest.mark.slow
 
-TOKENWARD = Path(sys.executable).with_name("tokenward")
 PASSWORD = "change-me-right-now"
 RECEIVER_TOKEN = "receiver-token-123"
 

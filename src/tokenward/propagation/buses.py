@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import psycopg
 import redis
 
-from tokenward.store.sql import CHANNEL
+from tokenward.domain.model import EVENTS_CHANNEL as CHANNEL
 
 __all__ = ["CHANNEL", "Bus", "LocalBus", "PostgresBus", "RedisBus"]
 
@@ -117,7 +117,7 @@ class RedisBus:
             return
         try:
             if self._pubsub is None:
-                pubsub = self._client.pubsub()  # type: ignore[no-untyped-call]
+                pubsub = self._client.pubsub()
                 pubsub.subscribe(CHANNEL)
                 self._pubsub = pubsub
             self._pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
