@@ -1,5 +1,9 @@
 """Helpers for tests, ours and our users': a clock you can move, quick factories, and a fake
-verifier for testing a resource server without a tokenward server."""
+verifier for testing a resource server without a tokenward server.
+
+``FakeClock`` and ``FakeVerifier`` work on the light install (``pip install tokenward``);
+``memory_runtime``, ``make_user`` and ``make_token`` build the server's services, so they need
+``tokenward[server]`` and import it when called."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import math
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -24,12 +29,12 @@ from tokenward.domain.model import (
     UserStatus,
 )
 from tokenward.domain.scopes import TOKENS_READ, TOKENS_WRITE
-from tokenward.passwords import PasswordHasher
-from tokenward.runtime import Runtime
 from tokenward.sdk.verifier import Caller, RemoteVerifier
-from tokenward.service import CreatedToken, NewToken
-from tokenward.settings import Settings
-from tokenward.store.memory import MemoryStore
+
+if TYPE_CHECKING:
+    from tokenward.runtime import Runtime
+    from tokenward.service import CreatedToken
+    from tokenward.settings import Settings
 
 __all__ = ["FakeClock", "FakeVerifier", "make_token", "make_user", "memory_runtime"]
 
@@ -53,6 +58,11 @@ class FakeClock:
 
 def memory_runtime(settings: Settings | None = None, clock: FakeClock | None = None) -> Runtime:
     """Services over an in-memory store, with cheap password hashing."""
+    from tokenward.passwords import PasswordHasher
+    from tokenward.runtime import Runtime
+    from tokenward.settings import Settings
+    from tokenward.store.memory import MemoryStore
+
     return Runtime.build(
         settings or Settings(),
         store=MemoryStore(),
@@ -75,6 +85,8 @@ def make_token(
     **lifetime: int,
 ) -> CreatedToken:
     """A token for ``owner``; ``lifetime`` takes ``expires_in_days``."""
+    from tokenward.service import NewToken
+
     request = NewToken(label=label, scopes=scopes, expires_in_days=lifetime.get("expires_in_days"))
     return runtime.tokens.create(owner, request, by=TEST_ACTOR)
 

@@ -31,7 +31,7 @@ from services import (
 )
 
 from backends import postgres_reachable, require_service
-from tokenward.store.sql import CHANNEL
+from tokenward.domain.model import EVENTS_CHANNEL as CHANNEL
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""The ``tokenward`` command."""
+"""The ``tokenward`` command group and its subcommands (all of them need the server install)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import click
 
 from tokenward.cli import admin, server, tokens, users
 
-__all__ = ["cli", "main"]
+__all__ = ["cli"]
 
 
 @click.group()
@@ -27,7 +27,3 @@ for command in (
     admin.audit,
 ):
     cli.add_command(command)
-
-
-def main() -> None:
-    cli(prog_name="tokenward")

@@ -14,6 +14,7 @@ from tokenward.domain.scopes import ADMIN_KEY_SCOPES
 from tokenward.domain.tokens import TokenKind
 
 __all__ = [
+    "EVENTS_CHANNEL",
     "Actor",
     "DeadTokenPresented",
     "Event",
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 LABEL_MAX = 100
+# Where a committed event's seq is announced (PostgreSQL NOTIFY channel, Redis pub/sub channel).
+EVENTS_CHANNEL = "tokenward_events"
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 # Deliberately plain: one @, no spaces or controls, a dotted domain; the mail server decides.
 _EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f,;:<>\"()\[\]\\]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")

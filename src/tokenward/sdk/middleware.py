@@ -1,5 +1,5 @@
 """Protect any ASGI app (Starlette, FastAPI): plain ASGI middleware, shaped like Starlette's
-``AuthenticationMiddleware``, plus thin FastAPI dependencies.
+``AuthenticationMiddleware``; the FastAPI dependencies are in ``tokenward.sdk.fastapi``.
 
 Every request that presents a credential gets the caller or a clear answer — ``401`` for any
 invalid one, also on endpoints that allow anonymous use (the original report's ``200 []``
@@ -8,21 +8,24 @@ cannot happen); ``503`` when validity cannot be proven. Anonymous requests pass 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Literal
-
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Literal
 
 from tokenward.domain.bearer import Absent, Malformed, OtherScheme, read_credential
 from tokenward.domain.errors import InvalidToken, StoreUnavailable
 from tokenward.sdk import _answers
 from tokenward.sdk.verifier import Caller, RemoteVerifier, expiry_value
 
-__all__ = ["CALLER", "TokenwardMiddleware", "caller_of", "optional_token", "require_token"]
+__all__ = ["CALLER", "TokenwardMiddleware", "caller_of"]
 
 CALLER = "tokenward.caller"
+
+# The ASGI types, spelled here so that the light install needs no web framework.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def caller_of(scope: Scope) -> Caller | None:
@@ -135,32 +138,3 @@ async def _answer(send: Send, answer: _answers.Answer) -> None:
     raw = [(k.encode(), v.encode()) for k, v in headers]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
-
-
-def require_token(scopes: Iterable[str] = (), realm: str = "api") -> Callable[..., Caller]:
-    """A FastAPI dependency: the caller, who must hold every one of ``scopes``; ``401`` for an
-    anonymous request, ``403 insufficient_scope`` naming the first scope missing."""
-    needed = tuple(scopes)
-
-    def dependency(request: Request) -> Caller:
-        caller = caller_of(request.scope)
-        if caller is None:
-            status, headers, _ = _answers.missing(realm)
-            raise HTTPException(status, "Authentication required", dict(headers))
-        for scope in needed:
-            if not caller.has_scope(scope):
-                status, headers, _ = _answers.insufficient_scope(realm, scope)
-                raise HTTPException(status, f"needs the scope '{scope}'", dict(headers))
-        return caller
-
-    return dependency
-
-
-def optional_token() -> Callable[..., Caller | None]:
-    """A FastAPI dependency for endpoints that also serve anonymous callers: the caller or
-    ``None``. (An invalid token never gets here: the middleware answered 401.)"""
-
-    def dependency(request: Request) -> Caller | None:
-        return caller_of(request.scope)
-
-    return dependency

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 
 from tokenward.domain.errors import Conflict, InvalidInput, StoreUnavailable
 from tokenward.domain.model import (
+    EVENTS_CHANNEL,
     Event,
     NodeRecord,
     SessionRecord,
@@ -32,7 +33,6 @@ __all__ = ["SqlStore", "create_engines", "fail_closed", "psycopg_dsn", "token_re
 log = logging.getLogger("tokenward.store")
 
 _EVENT_LOCK = 0x746B7764  # "tkwd": the advisory lock that orders event appends
-CHANNEL = "tokenward_events"  # the PostgreSQL NOTIFY channel of new events
 
 
 def _normalise_url(url: str) -> str:
@@ -251,7 +251,7 @@ class _SqlTransaction:
             self.conn.execute(events.insert().values(**values).returning(events.c.seq)).scalar_one()
         )
         if self.postgres:  # delivered to listeners when, and only if, this transaction commits
-            self.conn.execute(sa.select(sa.func.pg_notify(CHANNEL, str(seq))))
+            self.conn.execute(sa.select(sa.func.pg_notify(EVENTS_CHANNEL, str(seq))))
         self.last_seq = seq
         return seq
 
