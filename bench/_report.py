@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.metadata
-import importlib.util
 import json
 import math
 import statistics
@@ -117,11 +116,16 @@ def _summary(
 
 
 def _implementation() -> str:
-    """What uvicorn's ``auto`` picks in this environment, for both servers alike."""
-    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    """The servers' settings: the baseline's are fixed (uvloop + httptools); tokenward's are
+    what ``tokenward serve`` picks in this environment, as shipped."""
+    from tokenward.cli.server import event_loop_and_parser
+
+    loop, http = event_loop_and_parser()
     version = importlib.metadata.version("uvicorn")
-    return f"uvicorn {version}, 1 worker, {loop}+{http}, access log off"
+    return (
+        f"uvicorn {version}, 1 worker, access log off; baseline uvloop+httptools, "
+        f"tokenward serve {loop}+{http}"
+    )
 
 
 def percentiles_ms(seconds: list[float]) -> dict[str, float]:

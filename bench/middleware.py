@@ -33,6 +33,7 @@ from typing import Any
 import _middleware_instructions
 import _wrk
 from _cpu import cpu_seconds, machine_busy_seconds
+from _servers import FAST
 
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
@@ -207,6 +208,7 @@ def main() -> None:
                         "--no-access-log",
                         "--log-level",
                         "warning",
+                        *FAST,  # both apps as their users would run them for speed
                     ],
                     app_env,
                     HERE,

@@ -63,6 +63,7 @@ def create_app(runtime: Runtime) -> TokenwardApp:
         edge,
         verify_digest=runtime.tokens.verify_digest,
         verify_cached=runtime.tokens.verify_cached,
+        cached=runtime.tokens.cached,
         verify_session=runtime.sessions.verify,
         failures=runtime.failed_auth,
         lookup_timeout=max(1.0, runtime.settings.max_staleness.total_seconds()),

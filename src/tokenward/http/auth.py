@@ -8,8 +8,9 @@ when no ``Authorization`` header is sent, and its state-changing requests need t
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -21,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tokenward.domain.bearer import Absent, Bearer, Malformed, OtherScheme, read_credential
 from tokenward.domain.errors import InvalidToken, RateLimited, StoreUnavailable
 from tokenward.domain.model import DeadTokenPresented, Principal
+from tokenward.domain.tokens import TOKEN_LENGTH
 from tokenward.http import problems
 from tokenward.http.views import RENDERINGS
 from tokenward.ratelimit import FailureLimiter
@@ -38,6 +40,7 @@ PRINCIPAL = "tokenward.principal"
 SESSION_SECRET = "tokenward.session_secret"  # noqa: S105 - a scope key, not a secret
 SESSION_COOKIE = "tw_session"
 MAX_HEADER_BYTES = 8 * 1024
+_BEARER_LENGTH = len(b"Bearer ") + TOKEN_LENGTH
 MAX_HEADERS_TOTAL = 32 * 1024
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _LOGIN = ("POST", "/v1/session")
@@ -59,6 +62,7 @@ class AuthenticationMiddleware:
         app: ASGIApp,
         verify_digest: Callable[[str], Principal],
         verify_cached: Callable[[str], Principal | str],
+        cached: Callable[[str], Principal | None],
         verify_session: Callable[[str], Principal],
         failures: FailureLimiter,
         lookup_timeout: float = 1.0,
@@ -68,6 +72,7 @@ class AuthenticationMiddleware:
         self.app = app
         self.verify_digest = verify_digest
         self.verify_cached = verify_cached
+        self.cached = cached
         self.verify_session = verify_session
         self.failures = failures
         self.lookup_timeout = lookup_timeout
@@ -82,23 +87,41 @@ class AuthenticationMiddleware:
             await self.app(scope, receive, send)
             return
         scope[PRINCIPAL] = None
-        response = await self._authenticate(scope)
-        if response is not None:
-            await response(scope, receive, send)
-            return
-        principal = principal_of(scope)
+        principal = self._cache_hit(scope)
         if principal is None:
-            await self.app(scope, receive, send)
-            return
-        value = RENDERINGS.expires_header(principal)
+            response = await self._authenticate(scope)
+            if response is not None:
+                await response(scope, receive, send)
+                return
+            principal = principal_of(scope)
+            if principal is None:
+                await self.app(scope, receive, send)
+                return
+        await self.app(scope, receive, _with_expiry(send, RENDERINGS.expires_header(principal)))
 
-        async def send_with_expiry(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", ()), (b"tokenward-token-expires", value)]
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_expiry)
+    def _cache_hit(self, scope: Scope) -> Principal | None:
+        """The hot path: one ``Authorization: Bearer <token>`` header whose token the fresh
+        cache holds. Anything else (no header, several, odd spacing, a query string, a miss, an
+        expired token) is left to the full check, which answers exactly as without this."""
+        if scope["query_string"]:
+            return None
+        found = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                if found is not None:
+                    return None
+                found = value
+        if found is None or len(found) != _BEARER_LENGTH or not found.startswith(b"Bearer "):
+            return None
+        try:
+            principal = self.cached(hashlib.sha256(found[7:]).hexdigest())
+        except InvalidToken:
+            return None  # expired: the full check answers, counts and records it
+        if principal is not None:
+            scope[PRINCIPAL] = principal
+            if self.on_use is not None and principal.token is not None:
+                self.on_use(principal.token.id, scope.get("client"))
+        return principal
 
     async def _authenticate(self, scope: Scope) -> Response | None:
         """Set the principal in ``scope``, or return the answer that ends the request."""
@@ -182,6 +205,18 @@ class AuthenticationMiddleware:
         scope[PRINCIPAL] = principal
         scope[SESSION_SECRET] = secret
         return None
+
+
+def _with_expiry(send: Send, value: bytes) -> Send:
+    """``send`` adding ``Tokenward-Token-Expires`` to the response start (promise P4). A plain
+    function returning ``send``'s awaitable: no extra coroutine per message."""
+
+    def sending(message: Message) -> Awaitable[None]:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), (b"tokenward-token-expires", value)]
+        return send(message)
+
+    return sending
 
 
 def _needs_csrf_header(scope: Scope) -> bool:

@@ -75,12 +75,13 @@ class CrashGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
+        started: list[bool] = []
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        def tracking_send(message: Message) -> Awaitable[None]:
+            # A plain function returning send's awaitable: no extra coroutine per message.
+            if not started and message["type"] == "http.response.start":
+                started.append(True)
+            return send(message)
 
         try:
             await self.app(scope, receive, tracking_send)

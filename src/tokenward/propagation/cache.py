@@ -49,15 +49,16 @@ class GuardedCache(Generic[V]):
 
     # -- the verify path -------------------------------------------------------------------
 
-    def get(self, digest: str) -> V | None:
-        """The cached principal for ``digest`` if the node is fresh; expiry is the caller's."""
+    def get(self, digest: str, *, count_miss: bool = True) -> V | None:
+        """The cached principal for ``digest`` if the node is fresh; expiry is the caller's.
+        ``count_miss=False`` for a first try that a counted lookup follows on a miss."""
         with self._lock:
             if not self._fresh():
-                self.misses += 1
+                self.misses += count_miss
                 return None
             principal = self._entries.get(digest)
             if principal is None:
-                self.misses += 1
+                self.misses += count_miss
                 return None
             self._entries.move_to_end(digest)
             self.hits += 1

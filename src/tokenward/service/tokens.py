@@ -271,6 +271,18 @@ class TokenService:
         _check_expiry(principal, self.clock.now())
         return principal
 
+    def cached(self, digest: str) -> Principal | None:
+        """The fresh cache's principal for ``digest``, expiry checked; ``None`` on a miss,
+        which is not counted: :meth:`verify_cached` follows and counts it.
+
+        Only a stored token's digest is ever cached, so a hit proves the presented value is
+        that token, well-formed: the format check may wait for a miss (the hot path's saving).
+        """
+        principal = self.cache.get(digest, count_miss=False)
+        if principal is not None:
+            _check_expiry(principal, self.clock.now())
+        return principal
+
     def verify_digest(self, digest: str) -> Principal:
         """The store's answer for a well-formed token's digest; fills the cache."""
         generation = self.cache.generation  # before the read: see FreshCache.fill
