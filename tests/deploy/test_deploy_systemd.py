@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from installed import ROOT, TOKENWARD
 
 from backends import require_service
+from installed import ROOT, TOKENWARD
 
 UNIT = ROOT / "deploy" / "tokenward.service"
 ENV_FILE = ROOT / "deploy" / "tokenward.env"
