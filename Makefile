@@ -58,8 +58,10 @@ COVERAGE_FLOOR ?= 85
 # -- installs ---------------------------------------------------------------------------------
 
 $(UV): requirements/uv.txt  # uv itself: one pinned release, hashes checked by pip
-	$(PYTHON) -m venv --clear $(TOOLS)
-	$(TOOLS)/bin/pip install --quiet --no-deps --require-hashes -r requirements/uv.txt
+	rm -rf $(TOOLS)
+	$(PYTHON) -m pip install --quiet --no-deps --require-hashes --target $(TOOLS) -r requirements/uv.txt \
+		|| { $(PYTHON) -m venv $(TOOLS) && \
+		     $(TOOLS)/bin/pip install --quiet --no-deps --require-hashes -r requirements/uv.txt; }
 	touch $@
 
 $(VENV)/.server: $(UV) uv.lock pyproject.toml  # the server extra; leaves dev tools in place
