@@ -13,7 +13,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 SYNC := $(UV) sync --locked --quiet
 
-.PHONY: serve test lint typecheck unit bench browser wheel lock upgrade clean
+.PHONY: serve test lint typecheck unit bench browser gateways wheel lock upgrade clean
 
 serve: $(VENV)/.server  ## install the server from the lock, then serve on SQLite (./tokenward.db) at 127.0.0.1:8080
 	$(BIN)/tokenward serve
@@ -30,13 +30,17 @@ typecheck: $(VENV)/.dev
 
 # The end-to-end tests run `tokenward serve` from the wheel, installed with [server] in a venv
 # of its own, as users install it; everything else runs on the editable tree.
-unit: $(VENV)/.dev $(WHEEL_ENV)/.installed browser
+unit: $(VENV)/.dev $(WHEEL_ENV)/.installed browser gateways
 	TOKENWARD_TEST_BIN=$(abspath $(WHEEL_ENV))/bin TOKENWARD_TEST_WHEEL=$$(ls $(abspath dist)/tokenward-*.whl) \
 	TOKENWARD_TEST_UV=$(abspath $(UV)) \
 	$(BIN)/pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 browser:  ## the web UI tests drive Debian's Chromium (launched by path, never downloaded)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+gateways:  ## the gateway tests run Debian's nginx and Caddy as their own processes
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx)
+	command -v caddy >/dev/null || (apt-get update -qq && apt-get install -y -qq caddy)
 
 bench: $(VENV)/.dev  ## verify benchmark: GET /v1/self against a bare Starlette route (uvloop + httptools), with wrk
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
