@@ -16,11 +16,13 @@ from tokenward.ratelimit import FailureLimiter
 from tokenward.service import AccountService, TokenService
 from tokenward.service.alarms import TokenAlarms
 from tokenward.service.audit import AuditService
+from tokenward.service.authentication import Authenticator
 from tokenward.service.flusher import Flusher
 from tokenward.service.leaks import LeakService
 from tokenward.service.policies import PolicyService
 from tokenward.service.sessions import SessionService
 from tokenward.service.usage import LastUseRecorder
+from tokenward.service.verification import TokenVerifier
 from tokenward.settings import Settings
 from tokenward.store import migrate
 from tokenward.store.base import Store
@@ -39,7 +41,9 @@ class Runtime:
     clock: Clock
     accounts: AccountService
     tokens: TokenService
+    verification: TokenVerifier  # who a presented token secret belongs to
     sessions: SessionService
+    authenticator: Authenticator  # who a request is: tokens, session cookies, refusals
     policies: PolicyService
     audit: AuditService
     failed_auth: FailureLimiter  # per client address, for presented credentials that fail
@@ -77,8 +81,19 @@ class Runtime:
         store.on_commit(bus.publish)  # the other nodes first (Redis; NOTIFY went with the commit)
         store.on_commit(follower.committed)  # then this node, before its caller answers
         usage, alarms = LastUseRecorder(store, clock), TokenAlarms(store, clock, policies)
-        tokens = TokenService(
-            store, clock, policies, settings.resource_scopes, staleness, cache, usage
+        tokens = TokenService(store, clock, policies, settings.resource_scopes, staleness, usage)
+        verification = TokenVerifier(store, clock, cache)
+        sessions = SessionService(
+            store, clock, passwords, settings.session_lifetime, logins, staleness
+        )
+        failed_auth = FailureLimiter(clock, settings.failed_auth_per_minute or _UNLIMITED, _MINUTE)
+        authenticator = Authenticator(
+            verification,
+            sessions,
+            failed_auth,
+            lookup_timeout=max(1.0, staleness.total_seconds()),
+            on_use=usage.seen,
+            on_dead=alarms.presented,
         )
         flush_every = settings.last_used_flush.total_seconds()
         return cls(
@@ -87,14 +102,12 @@ class Runtime:
             clock=clock,
             accounts=AccountService(store, clock, passwords, staleness),
             tokens=tokens,
-            sessions=SessionService(
-                store, clock, passwords, settings.session_lifetime, logins, staleness
-            ),
+            verification=verification,
+            sessions=sessions,
+            authenticator=authenticator,
             policies=policies,
             audit=AuditService(store, clock),
-            failed_auth=FailureLimiter(
-                clock, settings.failed_auth_per_minute or _UNLIMITED, _MINUTE
-            ),
+            failed_auth=failed_auth,
             cache=cache,
             follower=follower,
             receipts=receipts,

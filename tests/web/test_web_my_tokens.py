@@ -40,7 +40,7 @@ def test_creating_a_token_shows_its_secret_once_and_never_again(
     # Shown in the answer to the post itself: no redirect puts the secret in a URL.
     assert answer.history == []
     assert secret[0] not in str(answer.url)
-    assert runtime.tokens.verify(secret[0]).user.id == alice.id
+    assert runtime.verification.verify(secret[0]).user.id == alice.id
     (record,) = runtime.tokens.list(alice.id).items
     assert record.scopes == ("read",)
     assert record.expires_at == runtime.clock.now() + timedelta(days=30)
@@ -191,11 +191,11 @@ def test_rotating_shows_the_new_secret_once_and_keeps_the_old_one_for_the_grace(
     assert answer.status_code == 201, answer.text
     assert answer.headers["cache-control"] == "no-store"
     (secret,) = SECRET.findall(answer.text)
-    new = runtime.tokens.verify(secret).token
+    new = runtime.verification.verify(secret).token
     assert new is not None
     assert new.label == "deploy"
     assert new.scopes == ("read",)
-    assert runtime.tokens.verify(old.secret).token is not None  # still works during the grace
+    assert runtime.verification.verify(old.secret).token is not None  # still works during the grace
     assert "Token rotated" in answer.text
     again = ui.post(f"/ui/tokens/{old.record.id}/rotate", data={"csrf_token": csrf, "grace": "0"})
     assert again.status_code == 422

@@ -1,16 +1,30 @@
-"""Domain errors: what went wrong, in terms a caller can act on. The HTTP layer maps them."""
+"""Domain errors: what went wrong, in terms a caller can act on.
+
+Each error carries its HTTP answer as plain data (:meth:`TokenwardError.answer`: status,
+headers, body), so the server's routes, its FastAPI handlers and the SDK's middlewares all
+render the same refusal without knowing one another's frameworks.
+"""
 
 from __future__ import annotations
 
+from tokenward.domain import answers
+from tokenward.domain.answers import REALM, Answer
+from tokenward.domain.bearer import challenge
+
 __all__ = [
+    "AuthenticationRequired",
     "Conflict",
+    "CsrfRefused",
     "Forbidden",
+    "HeaderTooLarge",
     "InsufficientScope",
     "InvalidInput",
     "InvalidToken",
     "LoginFailed",
+    "MalformedCredential",
     "NotFound",
     "RateLimited",
+    "SessionEnded",
     "StoreUnavailable",
     "TokenwardError",
 ]
@@ -18,6 +32,10 @@ __all__ = [
 
 class TokenwardError(Exception):
     """Base of every error the domain and service raise on purpose."""
+
+    def answer(self, realm: str = REALM) -> Answer:
+        """The HTTP answer to this error; ``realm`` names the protected resource (RFC 6750)."""
+        return answers.internal_error()
 
 
 class InvalidInput(TokenwardError):
@@ -28,13 +46,59 @@ class InvalidInput(TokenwardError):
         self.field = field
         self.message = message
 
+    def answer(self, realm: str = REALM) -> Answer:
+        return answers.unprocessable([{"field": self.field, "message": self.message}])
+
 
 class NotFound(TokenwardError):
     """The thing does not exist, or is not the caller's to see (never tell which)."""
 
+    def answer(self, realm: str = REALM) -> Answer:
+        return answers.problem(404, "Not found", "No such resource.", slug="not-found")
+
 
 class Conflict(TokenwardError):
     """The request is well-formed but clashes with the current state."""
+
+    def answer(self, realm: str = REALM) -> Answer:
+        return answers.problem(409, "Conflict", str(self), slug="conflict")
+
+
+class AuthenticationRequired(TokenwardError):
+    """No credential where one is needed, or one of another scheme than Bearer."""
+
+    def answer(self, realm: str = REALM) -> Answer:
+        return answers.authentication_required(realm)
+
+
+class SessionEnded(AuthenticationRequired):
+    """A session cookie that is not live (unknown, expired, logged out) presented to the API:
+    a credential was presented, so never anonymous treatment (P2). Every dead cookie reads
+    alike, so the answer tells nothing about which sessions exist."""
+
+    def answer(self, realm: str = REALM) -> Answer:
+        detail = "The session has expired or ended; log in again."
+        return answers.authentication_required(realm, "Session ended", detail, "session-ended")
+
+
+class MalformedCredential(TokenwardError):
+    """The request breaks RFC 6750 (two ``Authorization`` headers, a token in the query…);
+    ``reason`` says how, and never quotes what was presented."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    def answer(self, realm: str = REALM) -> Answer:
+        return answers.invalid_request(self.reason, realm)
+
+
+class HeaderTooLarge(TokenwardError):
+    """A header, or all of them, past the size limit: refused before any parsing or hashing."""
+
+    def answer(self, realm: str = REALM) -> Answer:
+        title, detail = "Request header fields too large", "A header is too large."
+        return answers.problem(431, title, detail, slug="header-too-large")
 
 
 class InvalidToken(TokenwardError):
@@ -48,6 +112,21 @@ class InvalidToken(TokenwardError):
         super().__init__(reason or "invalid")
         self.reason = reason
 
+    def answer(self, realm: str = REALM) -> Answer:
+        return answers.invalid_token(self.reason, realm)
+
+
+class CsrfRefused(TokenwardError):
+    """A state-changing request made with the session cookie, without its CSRF token."""
+
+    def answer(self, realm: str = REALM) -> Answer:
+        return answers.problem(
+            403,
+            "CSRF token missing or wrong",
+            "Send the csrf_token of GET /v1/session as the X-CSRF-Token header.",
+            slug="csrf",
+        )
+
 
 class InsufficientScope(TokenwardError):
     """The credential is valid but lacks ``scope``."""
@@ -56,22 +135,44 @@ class InsufficientScope(TokenwardError):
         super().__init__(scope)
         self.scope = scope
 
+    def answer(self, realm: str = REALM) -> Answer:
+        return answers.insufficient_scope(self.scope, realm)
+
 
 class LoginFailed(TokenwardError):
     """Wrong username or password: one answer for both, so names cannot be probed."""
+
+    def answer(self, realm: str = REALM) -> Answer:
+        return answers.problem(
+            401,
+            "Login failed",
+            "Wrong username or password.",
+            slug="login-failed",
+            headers=(("www-authenticate", challenge(realm)),),
+        )
 
 
 class RateLimited(TokenwardError):
     """Too many failures from one source; try again after ``retry_after`` seconds."""
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, detail: str = "Wait before trying again.") -> None:
         super().__init__(f"retry after {retry_after} s")
         self.retry_after = retry_after
+        self.detail = detail
+
+    def answer(self, realm: str = REALM) -> Answer:
+        return answers.too_many(self.retry_after, self.detail)
 
 
 class Forbidden(TokenwardError):
     """Authenticated, but not allowed (not an admin)."""
 
+    def answer(self, realm: str = REALM) -> Answer:
+        return answers.problem(403, "Forbidden", "This is not yours to do.", slug="forbidden")
+
 
 class StoreUnavailable(TokenwardError):
     """The store cannot be reached: callers must fail closed (503), never fall back to allow."""
+
+    def answer(self, realm: str = REALM) -> Answer:
+        return answers.unavailable()

@@ -13,7 +13,9 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tokenward.http import problems, views
+from tokenward.domain import answers
+from tokenward.domain.errors import AuthenticationRequired
+from tokenward.http import views
 from tokenward.http.access_log import redacted
 from tokenward.http.auth import principal_of
 from tokenward.service.usage import LastUseRecorder
@@ -40,7 +42,7 @@ def self_endpoint_with(usage: LastUseRecorder) -> Handler:
 async def _answer_self(scope: Scope, receive: Receive, send: Send, usage: LastUseRecorder) -> None:
     principal = principal_of(scope)
     if principal is None:
-        await problems.authentication_required()(scope, receive, send)
+        await AuthenticationRequired().answer().send(send)
         return
     token = principal.token
     written = None if token is None else usage.written(token.id)
@@ -89,7 +91,4 @@ class CrashGuard:
             if started:  # answered (FastAPI's handler has logged it): nothing more to say
                 return
             log.exception("unhandled error on %s %s", scope["method"], redacted(scope["path"]))
-            response = problems.problem(
-                500, "Internal server error", "Something went wrong on our side."
-            )
-            await response(scope, receive, send)
+            await answers.internal_error().send(send)
