@@ -73,7 +73,7 @@ class Runtime:
         passwords = passwords or PasswordHasher()
         staleness = settings.max_staleness
         policies = PolicyService(store, clock, settings.policy)
-        logins = FailureLimiter(clock, settings.failed_logins_per_minute or _UNLIMITED, _MINUTE)
+        logins = _limiter(clock, settings.failed_logins_per_minute)
         cache = FreshCache(staleness.total_seconds(), settings.cache_capacity)
         bus, heartbeat = _bus(settings, store)
         receipts = Receipts(store, clock, staleness)
@@ -86,12 +86,12 @@ class Runtime:
         sessions = SessionService(
             store, clock, passwords, settings.session_lifetime, logins, staleness
         )
-        failed_auth = FailureLimiter(clock, settings.failed_auth_per_minute or _UNLIMITED, _MINUTE)
+        failed_auth = _limiter(clock, settings.failed_auth_per_minute)
         authenticator = Authenticator(
             verification,
             sessions,
             failed_auth,
-            lookup_timeout=max(1.0, staleness.total_seconds()),
+            lookup_timeout=max(1.0, staleness.total_seconds()),  # fail closed past the bound
             on_use=usage.seen,
             on_dead=alarms.presented,
         )
@@ -114,9 +114,7 @@ class Runtime:
             usage=usage,
             alarms=alarms,
             leaks=LeakService(store, clock),
-            leak_reports=FailureLimiter(
-                clock, settings.leak_reports_per_minute or _UNLIMITED, _MINUTE
-            ),
+            leak_reports=_limiter(clock, settings.leak_reports_per_minute),
             flusher=Flusher(usage, alarms, flush_every),
             notify=notifications(settings, store, clock, policies),
         )
@@ -144,6 +142,11 @@ class Runtime:
         """Stop following and close every connection: the runtime is done."""
         self.stop()
         self.store.dispose()
+
+
+def _limiter(clock: Clock, per_minute: int) -> FailureLimiter:
+    """A per-minute limit of failures (0: none)."""
+    return FailureLimiter(clock, per_minute or _UNLIMITED, _MINUTE)
 
 
 def _bus(settings: Settings, store: Store) -> tuple[Bus, float]:

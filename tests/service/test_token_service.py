@@ -114,7 +114,7 @@ def test_verify_accepts_a_valid_token_and_returns_its_owner(runtime: Runtime) ->
     alice = make_user(runtime)
     created = make_token(runtime, alice)
     principal = runtime.verification.verify(created.secret)
-    assert principal.token.id == created.record.id
+    assert principal.token is not None and principal.token.id == created.record.id
     assert principal.user.username == "alice"
     assert principal.has_scope(TOKENS_WRITE)
 

@@ -109,7 +109,7 @@ def test_a_refused_form_keeps_what_was_typed(ui: TestClient, alice: UserRecord) 
 def test_the_form_offers_presets_within_the_policy_and_a_date(
     ui: TestClient, runtime: Runtime, alice: UserRecord
 ) -> None:
-    document = {
+    document: dict[str, object] = {
         "user_token": {"default_days": 14, "max_days": 30, "allow_no_expiry": False},
         "admin_key": {"default_days": 7, "max_days": 365},
         "reminder_days": [7],
@@ -158,7 +158,8 @@ def test_revoking_asks_first_then_says_when_every_node_refuses_it(
     assert done.status_code == 200
     record = runtime.tokens.get(alice.id, token.record.id)
     assert record.status(runtime.clock.now()) is TokenStatus.REVOKED
-    effective_by = record.revoked_at + runtime.settings.max_staleness  # type: ignore[operator]
+    assert record.revoked_at is not None
+    effective_by = record.revoked_at + runtime.settings.max_staleness
     assert effective_by.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] in done.text
     again = ui.post(f"/ui/tokens/{token.record.id}/revoke", data={"csrf_token": csrf})
     assert again.status_code == 200  # idempotent, as the API

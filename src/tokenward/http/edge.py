@@ -74,9 +74,6 @@ class CrashGuard:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
         started: list[bool] = []
 
         def tracking_send(message: Message) -> Awaitable[None]:
@@ -88,6 +85,8 @@ class CrashGuard:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
+            if scope["type"] != "http":
+                raise  # lifespan: the server reports it
             if started:  # answered (FastAPI's handler has logged it): nothing more to say
                 return
             log.exception("unhandled error on %s %s", scope["method"], redacted(scope["path"]))

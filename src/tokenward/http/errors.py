@@ -123,19 +123,25 @@ def _refusal(request: Request) -> Response | None:
     return None
 
 
-_MALFORMED_JSON = answers.problem(
-    400,
+def _bad_body(title: str, detail: str, slug: str, field: str, message: str) -> Answer:
+    """400 for a body that cannot be read at all, naming what is wrong with it."""
+    errors = [{"field": field, "message": message}]
+    return answers.problem(400, title, detail, slug=slug, errors=errors)
+
+
+_MALFORMED_JSON = _bad_body(
     "Malformed JSON",
     "The request body is not valid JSON.",
-    slug="malformed-json",
-    errors=[{"field": "body", "message": "is not valid JSON"}],
+    "malformed-json",
+    "body",
+    "is not valid JSON",
 )
-_NOT_JSON = answers.problem(
-    400,
+_NOT_JSON = _bad_body(
     "Unsupported content type",
     "Content-Type must be application/json.",
-    slug="bad-content-type",
-    errors=[{"field": "Content-Type", "message": "must be application/json"}],
+    "bad-content-type",
+    "Content-Type",
+    "must be application/json",
 )
 
 
