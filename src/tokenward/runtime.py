@@ -75,11 +75,7 @@ class Runtime:
         policies = PolicyService(store, clock, settings.policy)
         logins = _limiter(clock, settings.failed_logins_per_minute)
         cache = FreshCache(staleness.total_seconds(), settings.cache_capacity)
-        bus, heartbeat = _bus(settings, store)
-        receipts = Receipts(store, clock, staleness)
-        follower = LogFollower(store, cache, bus, heartbeat, on_confirmed=receipts.confirmed)
-        store.on_commit(bus.publish)  # the other nodes first (Redis; NOTIFY went with the commit)
-        store.on_commit(follower.committed)  # then this node, before its caller answers
+        follower, receipts = _propagation(settings, store, clock, cache)
         usage, alarms = LastUseRecorder(store, clock), TokenAlarms(store, clock, policies)
         tokens = TokenService(store, clock, policies, settings.resource_scopes, staleness, usage)
         verification = TokenVerifier(store, clock, cache)
@@ -142,6 +138,18 @@ class Runtime:
         """Stop following and close every connection: the runtime is done."""
         self.stop()
         self.store.dispose()
+
+
+def _propagation(
+    settings: Settings, store: Store, clock: Clock, cache: FreshCache
+) -> tuple[LogFollower, Receipts]:
+    """The follower that keeps ``cache`` fresh, and the receipts of what this node applied."""
+    bus, heartbeat = _bus(settings, store)
+    receipts = Receipts(store, clock, settings.max_staleness)
+    follower = LogFollower(store, cache, bus, heartbeat, on_confirmed=receipts.confirmed)
+    store.on_commit(bus.publish)  # the other nodes first (Redis; NOTIFY went with the commit)
+    store.on_commit(follower.committed)  # then this node, before its caller answers
+    return follower, receipts
 
 
 def _limiter(clock: Clock, per_minute: int) -> FailureLimiter:
