@@ -19,7 +19,6 @@ __all__ = [
     "Answer",
     "authentication_required",
     "insufficient_scope",
-    "internal_error",
     "invalid_request",
     "invalid_token",
     "problem",
@@ -79,17 +78,7 @@ def problem(
     return Answer(status, (_PROBLEM_JSON, *headers), _TOKEN_SHAPE.sub(b"[redacted]", encoded))
 
 
-def internal_error() -> Answer:
-    """500: something failed on the server's side; nothing more is said."""
-    return problem(500, "Internal server error", "Something went wrong on our side.")
-
-
-def authentication_required(
-    realm: str = REALM,
-    title: str = "Authentication required",
-    detail: str = "Send a token as 'Authorization: Bearer <token>'.",
-    slug: str = "authentication-required",
-) -> Answer:
+def authentication_required(realm: str, title: str, detail: str, slug: str) -> Answer:
     """401 with a bare challenge (RFC 6750 §3.1: no error code when no credential was sent,
     or when the credential was not a Bearer one)."""
     headers = (("www-authenticate", challenge(realm)), _NO_STORE)

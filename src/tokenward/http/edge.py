@@ -13,8 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tokenward.domain import answers
-from tokenward.domain.errors import AuthenticationRequired
+from tokenward.domain.errors import AuthenticationRequired, TokenwardError
 from tokenward.http import views
 from tokenward.http.access_log import redacted
 from tokenward.http.auth import principal_of
@@ -90,4 +89,4 @@ class CrashGuard:
             if started:  # answered (FastAPI's handler has logged it): nothing more to say
                 return
             log.exception("unhandled error on %s %s", scope["method"], redacted(scope["path"]))
-            await answers.internal_error().send(send)
+            await TokenwardError().answer().send(send)  # a bare 500: nothing more is said

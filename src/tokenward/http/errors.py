@@ -80,7 +80,7 @@ async def _validation_failed(request: Request, exc: Exception) -> Response:
 
 async def _crashed(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, redacted(request.url.path))
-    return render(answers.internal_error())
+    return render(_CRASHED)
 
 
 HANDLERS: dict[type[Exception], Handler] = {
@@ -121,6 +121,9 @@ def _refusal(request: Request) -> Response | None:
     except TokenwardError as refused:
         return render(refused.answer())
     return None
+
+
+_CRASHED = TokenwardError().answer()  # a failure of ours: a 500 that says nothing more
 
 
 def _bad_body(title: str, detail: str, slug: str, field: str, message: str) -> Answer:
