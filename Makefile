@@ -24,9 +24,15 @@ lint: $(VENV)/.dev
 	$(UV) lock --check --quiet  # fails when pyproject.toml and uv.lock disagree
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/ruff check src tests bench examples
+	$(BIN)/lint-imports --no-cache  # the layers: [tool.importlinter] in pyproject.toml
+
+# The tests are checked a folder at a time: pytest puts each test's folder on sys.path, so every
+# folder's conftest.py and helpers are modules of the same bare names (conftest, server…).
+TEST_DIRS := tests $(patsubst %/,%,$(sort $(dir $(wildcard tests/*/*.py))))
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
+	for dir in $(TEST_DIRS); do MYPYPATH=tests:$$dir $(BIN)/mypy $$dir/*.py || exit 1; done
 
 # The end-to-end tests run `tokenward serve` from the wheel, installed with [server] in a venv
 # of its own, as users install it; everything else runs on the editable tree.

@@ -56,13 +56,16 @@ def light_env(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert tool is not None
     home = tmp_path_factory.mktemp("light")
     venv, requirements = home / "venv", home / "requirements.txt"
-    run = {"check": True, "capture_output": True, "cwd": ROOT}
-    subprocess.run([tool, "venv", "--quiet", "--python", "python3", str(venv)], **run)
-    export = [tool, "export", "--quiet", "--frozen", "--no-dev", "--no-emit-project"]
-    subprocess.run([*export, "--format", "requirements-txt", "-o", str(requirements)], **run)
-    install = [tool, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
-    subprocess.run([*install, "--require-hashes", "-r", str(requirements)], **run)
-    subprocess.run([*install, "--no-deps", str(wheel)], **run)
+
+    def run(*args: str) -> None:
+        subprocess.run([tool, *args], check=True, capture_output=True, cwd=ROOT)
+
+    run("venv", "--quiet", "--python", "python3", str(venv))
+    export = ["export", "--quiet", "--frozen", "--no-dev", "--no-emit-project"]
+    run(*export, "--format", "requirements-txt", "-o", str(requirements))
+    install = ["pip", "install", "--quiet", "--python", str(venv / "bin" / "python")]
+    run(*install, "--require-hashes", "-r", str(requirements))
+    run(*install, "--no-deps", str(wheel))
     return venv
 
 

@@ -16,11 +16,13 @@ from tokenward.ratelimit import FailureLimiter
 from tokenward.service import AccountService, TokenService
 from tokenward.service.alarms import TokenAlarms
 from tokenward.service.audit import AuditService
+from tokenward.service.authentication import Authenticator
 from tokenward.service.flusher import Flusher
 from tokenward.service.leaks import LeakService
 from tokenward.service.policies import PolicyService
 from tokenward.service.sessions import SessionService
 from tokenward.service.usage import LastUseRecorder
+from tokenward.service.verification import TokenVerifier
 from tokenward.settings import Settings
 from tokenward.store import migrate
 from tokenward.store.base import Store
@@ -39,7 +41,9 @@ class Runtime:
     clock: Clock
     accounts: AccountService
     tokens: TokenService
+    verification: TokenVerifier  # who a presented token secret belongs to
     sessions: SessionService
+    authenticator: Authenticator  # who a request is: tokens, session cookies, refusals
     policies: PolicyService
     audit: AuditService
     failed_auth: FailureLimiter  # per client address, for presented credentials that fail
@@ -69,16 +73,23 @@ class Runtime:
         passwords = passwords or PasswordHasher()
         staleness = settings.max_staleness
         policies = PolicyService(store, clock, settings.policy)
-        logins = FailureLimiter(clock, settings.failed_logins_per_minute or _UNLIMITED, _MINUTE)
+        logins = _limiter(clock, settings.failed_logins_per_minute)
         cache = FreshCache(staleness.total_seconds(), settings.cache_capacity)
-        bus, heartbeat = _bus(settings, store)
-        receipts = Receipts(store, clock, staleness)
-        follower = LogFollower(store, cache, bus, heartbeat, on_confirmed=receipts.confirmed)
-        store.on_commit(bus.publish)  # the other nodes first (Redis; NOTIFY went with the commit)
-        store.on_commit(follower.committed)  # then this node, before its caller answers
+        follower, receipts = _propagation(settings, store, clock, cache)
         usage, alarms = LastUseRecorder(store, clock), TokenAlarms(store, clock, policies)
-        tokens = TokenService(
-            store, clock, policies, settings.resource_scopes, staleness, cache, usage
+        tokens = TokenService(store, clock, policies, settings.resource_scopes, staleness, usage)
+        verification = TokenVerifier(store, clock, cache)
+        sessions = SessionService(
+            store, clock, passwords, settings.session_lifetime, logins, staleness
+        )
+        failed_auth = _limiter(clock, settings.failed_auth_per_minute)
+        authenticator = Authenticator(
+            verification,
+            sessions,
+            failed_auth,
+            lookup_timeout=max(1.0, staleness.total_seconds()),  # fail closed past the bound
+            on_use=usage.seen,
+            on_dead=alarms.presented,
         )
         flush_every = settings.last_used_flush.total_seconds()
         return cls(
@@ -87,23 +98,19 @@ class Runtime:
             clock=clock,
             accounts=AccountService(store, clock, passwords, staleness),
             tokens=tokens,
-            sessions=SessionService(
-                store, clock, passwords, settings.session_lifetime, logins, staleness
-            ),
+            verification=verification,
+            sessions=sessions,
+            authenticator=authenticator,
             policies=policies,
             audit=AuditService(store, clock),
-            failed_auth=FailureLimiter(
-                clock, settings.failed_auth_per_minute or _UNLIMITED, _MINUTE
-            ),
+            failed_auth=failed_auth,
             cache=cache,
             follower=follower,
             receipts=receipts,
             usage=usage,
             alarms=alarms,
             leaks=LeakService(store, clock),
-            leak_reports=FailureLimiter(
-                clock, settings.leak_reports_per_minute or _UNLIMITED, _MINUTE
-            ),
+            leak_reports=_limiter(clock, settings.leak_reports_per_minute),
             flusher=Flusher(usage, alarms, flush_every),
             notify=notifications(settings, store, clock, policies),
         )
@@ -131,6 +138,23 @@ class Runtime:
         """Stop following and close every connection: the runtime is done."""
         self.stop()
         self.store.dispose()
+
+
+def _propagation(
+    settings: Settings, store: Store, clock: Clock, cache: FreshCache
+) -> tuple[LogFollower, Receipts]:
+    """The follower that keeps ``cache`` fresh, and the receipts of what this node applied."""
+    bus, heartbeat = _bus(settings, store)
+    receipts = Receipts(store, clock, settings.max_staleness)
+    follower = LogFollower(store, cache, bus, heartbeat, on_confirmed=receipts.confirmed)
+    store.on_commit(bus.publish)  # the other nodes first (Redis; NOTIFY went with the commit)
+    store.on_commit(follower.committed)  # then this node, before its caller answers
+    return follower, receipts
+
+
+def _limiter(clock: Clock, per_minute: int) -> FailureLimiter:
+    """A per-minute limit of failures (0: none)."""
+    return FailureLimiter(clock, per_minute or _UNLIMITED, _MINUTE)
 
 
 def _bus(settings: Settings, store: Store) -> tuple[Bus, float]:

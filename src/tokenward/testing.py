@@ -13,11 +13,11 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs
 
 import httpx
 
 from tokenward.domain import tokens as token_format
-from tokenward.domain.errors import StoreUnavailable
 from tokenward.domain.introspection import INACTIVE, active_response
 from tokenward.domain.model import (
     Actor,
@@ -29,7 +29,7 @@ from tokenward.domain.model import (
     UserStatus,
 )
 from tokenward.domain.scopes import TOKENS_READ, TOKENS_WRITE
-from tokenward.sdk.verifier import Caller, RemoteVerifier
+from tokenward.sdk.verifier import RemoteVerifier
 
 if TYPE_CHECKING:
     from tokenward.runtime import Runtime
@@ -95,15 +95,20 @@ class FakeVerifier(RemoteVerifier):
     """A :class:`~tokenward.sdk.RemoteVerifier` that never leaves the process: it answers for
     the tokens :meth:`issue` made, so a resource server's own tests need no tokenward server.
 
-    Only the network is faked (the event stream and introspection); the cache, the memo of
-    verified headers, expiry checks and the middleware run as in production. Revocation
-    reaches a cached token as the event stream's would, and ``unavailable = True`` fails
-    closed (``503``) as when the server cannot be reached."""
+    Only the network is faked, by the verifier's transport (introspection is answered here;
+    there is no event stream); the cache, the memo of verified headers, expiry checks and the
+    middleware run as in production. Revocation reaches a cached token as the event stream's
+    would, and ``unavailable = True`` fails closed (``503``) as when the server cannot be
+    reached."""
 
     def __init__(self, *, capacity: int = 100_000) -> None:
         # Never contacted (``.invalid`` cannot resolve, RFC 2606); the key is no secret.
         super().__init__(
-            "http://tokenward.invalid", "fake", max_staleness=math.inf, capacity=capacity
+            "http://tokenward.invalid",
+            "fake",
+            max_staleness=math.inf,
+            capacity=capacity,
+            transport=httpx.MockTransport(self._answer),
         )
         self._tokens: dict[str, TokenRecord] = {}  # by digest, as the server keeps them
         self._users: dict[str, UserRecord] = {}  # by id
@@ -192,19 +197,15 @@ class FakeVerifier(RemoteVerifier):
             self._users[user_id] = user
         return user
 
-    # The network seams of RemoteVerifier: the server's answer, built by the server's own
-    # introspection code, goes through the real parsing, expiry check and guarded fill.
-
-    def _introspect(self, token: str, digest: str, generation: int) -> Caller:
-        return self._settle(digest, self._answer(digest), generation)
-
-    async def _aintrospect(self, token: str, digest: str, generation: int) -> Caller:
-        return self._introspect(token, digest, generation)
-
-    def _answer(self, digest: str) -> httpx.Response:
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        """The tokenward server's side of the transport: its introspection answer, built by
+        the server's own code, for the verifier's real parsing, expiry check and guarded fill."""
         if self._unavailable:
-            raise StoreUnavailable("ConnectError")
-        record = self._tokens.get(digest)
+            raise httpx.ConnectError("tokenward is unavailable", request=request)
+        if request.url.path != "/v1/introspect":
+            return httpx.Response(404)  # no event stream here: see start
+        tokens = parse_qs(request.content.decode("ascii")).get("token", [""])
+        record = self._tokens.get(token_format.digest(tokens[0]))
         if record is None or record.status(datetime.now(UTC)) is not TokenStatus.ACTIVE:
             return httpx.Response(200, json=INACTIVE)  # RFC 7662 §2.2: nothing more said
         principal = Principal(self._users[record.user_id], record)

@@ -34,8 +34,8 @@ def test_deactivate_revokes_every_token_and_reactivate_keeps_them_revoked(
     listed = tokenward.ok("token", "list", "--user", "alice").splitlines()[1:]
     assert [line.split("\t")[1] for line in listed] == ["revoked"] * 3
     assert "stay revoked" in tokenward.ok("user", "reactivate", "alice")
-    listed = tokenward.ok("token", "list", "--user", "alice", "--status", "active")
-    assert listed.splitlines()[1:] == []
+    active = tokenward.ok("token", "list", "--user", "alice", "--status", "active")
+    assert active.splitlines()[1:] == []
     assert "alice\tactive" in tokenward.ok("user", "list")
 
 

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tokenward_cli import SECRET_SHAPE, TOKENWARD, Tokenward
+from tokenward_cli import SECRET_SHAPE, Tokenward
+
+from installed import TOKENWARD
 
 
 def test_token_create_prints_the_secret_alone_for_command_substitution_and_never_stores_it(
@@ -32,7 +34,7 @@ def test_token_create_prints_the_secret_alone_for_command_substitution_and_never
     secret = done.stdout.removeprefix("<").removesuffix(">")
     assert re.fullmatch(SECRET_SHAPE, secret), done.stdout
     assert secret not in done.stderr
-    (token_id,) = (row[0] for row in tokenward.rows("SELECT id FROM tokens"))
+    (token_id,) = (str(row[0]) for row in tokenward.rows("SELECT id FROM tokens"))
     assert token_id in done.stderr  # the other information goes to stderr
     stored = b"".join(p.read_bytes() for p in tokenward.cwd.glob("tw.db*"))
     assert secret.encode() not in stored
@@ -101,7 +103,7 @@ def test_revoked_tokens_show_as_revoked_filter_by_status_and_revoking_again_is_f
         {label: (["token", "create", "--user", "alice", "--label", label], {}) for label in "ab"}
     )
     assert all(done.returncode == 0 for done in created.values()), created
-    ids = dict(tokenward.rows("SELECT label, id FROM tokens"))
+    ids = {str(row[0]): str(row[1]) for row in tokenward.rows("SELECT label, id FROM tokens")}
     keep, drop = ids["a"], ids["b"]
 
     first = tokenward("token", "revoke", drop)

@@ -37,7 +37,7 @@ def test_user_create_prints_the_new_id_and_admin_flag_is_stored(tokenward: Token
     assert done.returncode == 0, done.stderr
     user_id = done.stdout.strip()
     assert user_id.startswith("usr_")
-    users = dict(tokenward.rows("SELECT username, is_admin FROM users"))
+    users = {row[0]: row[1] for row in tokenward.rows("SELECT username, is_admin FROM users")}
     assert users == {"alice": 0, "bob": 1}  # names are stored folded; alice was made without
     assert tokenward.rows("SELECT id FROM users WHERE username = 'bob'") == [(user_id,)]
 

@@ -52,7 +52,7 @@ class PostgresSchema:
     def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
         """Rows of ``sql`` run directly (never through a proxy) in the schema."""
         with psycopg.connect(self.url(), autocommit=True, connect_timeout=5) as conn:
-            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            return conn.execute(sql, params).fetchall()
 
     def listeners(self) -> int:
         """How many of this schema's connections are LISTENing (the nodes' buses)."""
@@ -77,7 +77,7 @@ class PostgresSchema:
     def _run(self, *statements: str) -> None:
         with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5) as conn:
             for statement in statements:
-                conn.execute(statement)  # type: ignore[arg-type]
+                conn.execute(statement)
 
 
 class RedisServer:

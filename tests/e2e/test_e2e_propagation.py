@@ -324,7 +324,7 @@ def test_database_cut_off_cached_tokens_get_503_once_the_bound_passes_and_servic
         restored_at = time.monotonic()
         recovered = {
             name: wait_for(
-                lambda n=node: status_of(n, tokens["valid"]) == 200,
+                _answers(node, tokens["valid"], 200),
                 f"{name} never served again",
                 RECOVERED_WITHIN,
             )
@@ -334,7 +334,7 @@ def test_database_cut_off_cached_tokens_get_503_once_the_bound_passes_and_servic
         for name, node in cluster.nodes.items():
             assert status_of(node, tokens["revoked"]) == 401, name
             wait_for(
-                lambda n=node: n.request("GET", "/readyz").status == 200,
+                _ready(node),
                 f"{name} not ready",
                 RECOVERED_WITHIN,
             )
@@ -353,6 +353,14 @@ def test_database_cut_off_cached_tokens_get_503_once_the_bound_passes_and_servic
         {n: f"{t * 1000:.0f}ms" for n, t in recovered.items()},
         dict(checker.counts()),
     )
+
+
+def _answers(node: Server, token: Token, status: int) -> Callable[[], bool]:
+    return lambda: status_of(node, token) == status
+
+
+def _ready(node: Server) -> Callable[[], bool]:
+    return lambda: node.request("GET", "/readyz").status == 200
 
 
 def status_of(node: Server, token: Token) -> int:
@@ -464,7 +472,7 @@ def test_three_workers_on_one_sqlite_file_each_refuse_a_revoked_token_within_the
     cluster = Cluster({"server": server}, admin)
     tokens = cluster.tokens("t0", "t1", "t2")
     pinned = {f"worker {pid}": pinned_to(server.port, pid, workers) for pid in workers}
-    delays = []
+    delays: list[float] = []
     with Checker(pinned, BOUND) as checker, contextlib.ExitStack() as stack:
         warm(checker, tokens)
         probes = {name: connect() for name, connect in pinned.items()}

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server import ADMIN_PASSWORD, TOKENWARD, Server, clean_env, run_script
+from server import ADMIN_PASSWORD, Server, clean_env, run_script
 
 from backends import require_service
+from installed import TOKENWARD
 
 README = Path(__file__).parents[2] / "README.md"
 

@@ -744,7 +744,7 @@ def test_get_admin_policy_shows_the_policy_in_force(
     assert response.json() == POLICY
 
 
-BAD_POLICIES = [
+BAD_POLICIES: list[tuple[dict[str, Any], str]] = [
     ({"user_token": {"default_days": 31, "max_days": 30}}, "user_token.default_days"),
     ({"admin_key": {"default_days": 8, "max_days": 7}}, "admin_key.default_days"),
     ({"admin_key": {"default_days": 7, "max_days": 366}}, "admin_key.max_days"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -64,9 +65,12 @@ def test_a_second_use_is_answered_from_the_cache_without_a_store_lookup(
         assert client.get("/v1/self", headers=auth).status_code == 200
         lookups: list[str] = []
         real = runtime.store.principal_by_digest
-        monkeypatch.setattr(
-            runtime.store, "principal_by_digest", lambda d: lookups.append(d) or real(d)
-        )
+
+        def counted(digest: str) -> Any:
+            lookups.append(digest)
+            return real(digest)
+
+        monkeypatch.setattr(runtime.store, "principal_by_digest", counted)
         second = client.get("/v1/self", headers=auth)
         assert second.status_code == 200
         assert second.headers["tokenward-token-expires"] == second.json()["expires_at"]

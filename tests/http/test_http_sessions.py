@@ -393,7 +393,7 @@ def test_a_non_ascii_csrf_header_is_403_and_changes_nothing(
     with web_client(runtime, raise_server_exceptions=False) as client:
         session = log_in(client, "alice")
         before = db_rows()
-        headers = {**session.cookie, "X-CSRF-Token": b"\xe9t\xe9"}  # raw Latin-1 bytes
+        headers: dict[str, Any] = {**session.cookie, "X-CSRF-Token": b"\xe9t\xe9"}  # Latin-1
         response = client.post("/v1/tokens", json={"label": "x"}, headers=headers)
     assert db_rows() == before
     check_csrf_refused(response, problem)
@@ -471,7 +471,12 @@ def test_logout_all_with_a_bad_body_is_422_and_changes_nothing(
 ) -> None:
     session = log_in(web, "alice")
     before = db_rows()
-    for body in [{"revoke_tokens": "yes"}, {"revoke_tokens": 1}, {"all": True}]:
+    bodies: list[dict[str, object]] = [
+        {"revoke_tokens": "yes"},
+        {"revoke_tokens": 1},
+        {"all": True},
+    ]
+    for body in bodies:
         response = web.post("/v1/session/logout-all", json=body, headers=session.writes)
         assert fields_of(problem(response, 422)) == [next(iter(body))]
     assert db_rows() == before

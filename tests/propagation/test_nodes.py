@@ -70,13 +70,17 @@ def _caught_up(*nodes: Runtime) -> None:
     event it could not know of landed during its read)."""
     newest = nodes[0].store.max_seq()
     for node in nodes:
-        _wait(lambda node=node: node.cache.applied_seq >= newest, "a node did not catch up")
+        _wait(_applied(node, newest), "a node did not catch up")
+
+
+def _applied(node: Runtime, seq: int) -> Callable[[], bool]:
+    return lambda: node.cache.applied_seq >= seq
 
 
 def _refuses(runtime: Runtime, secret: str) -> Callable[[], bool]:
     def check() -> bool:
         try:
-            runtime.tokens.verify(secret)
+            runtime.verification.verify(secret)
         except InvalidToken:
             return True
         return False
@@ -92,7 +96,7 @@ def test_a_revocation_through_one_node_is_refused_by_the_others_within_milliseco
     created = make_token(a, owner)
     _caught_up(a, b, c)
     for other in (b, c):
-        other.tokens.verify(created.secret)  # now cached on b and c
+        other.verification.verify(created.secret)  # now cached on b and c
         assert other.cache.get(created.record.digest) is not None
     a.tokens.revoke(created.record.id, by=ADMIN, owner_id=owner.id)
     for other in (b, c):
@@ -108,7 +112,7 @@ def test_a_deactivation_evicts_every_cached_token_of_the_user(node: Nodes) -> No
     secrets = [make_token(a, owner, f"t{i}").secret for i in range(3)]
     _caught_up(a, b)
     for secret in secrets:
-        b.tokens.verify(secret)
+        b.verification.verify(secret)
         assert b.cache.get(token_format.digest(secret)) is not None
     a.accounts.deactivate(owner.id, ADMIN)
     for secret in secrets:
@@ -120,7 +124,7 @@ def test_a_node_that_cannot_confirm_freshness_stops_serving_from_its_cache(node:
     owner = make_user(a)
     created = make_token(a, owner)
     _caught_up(a, b)
-    b.tokens.verify(created.secret)
+    b.verification.verify(created.secret)
     assert b.cache.get(created.record.digest) is not None
     b.follower.stop()  # b can no longer learn of revocations
     confirmed = b.cache.confirmed_at
@@ -131,7 +135,7 @@ def test_a_node_that_cannot_confirm_freshness_stops_serving_from_its_cache(node:
     _wait(lambda: not b.cache.is_fresh(), "the cache stayed fresh without confirmations")
     assert time.monotonic() - confirmed >= BOUND.total_seconds()
     with pytest.raises(InvalidToken):
-        b.tokens.verify(created.secret)
+        b.verification.verify(created.secret)
 
 
 def test_a_verify_that_read_before_a_revocation_does_not_put_the_token_back(
@@ -152,11 +156,11 @@ def test_a_verify_that_read_before_a_revocation_does_not_put_the_token_back(
         return found
 
     monkeypatch.setattr(b.store, "principal_by_digest", read_then_revocation_lands)
-    b.tokens.verify(created.secret)  # in flight before the revocation: answered from its read
+    b.verification.verify(created.secret)  # in flight before the revocation: answered from its read
     monkeypatch.setattr(b.store, "principal_by_digest", real_read)
     assert b.cache.get(created.record.digest) is None
     with pytest.raises(InvalidToken) as caught:
-        b.tokens.verify(created.secret)
+        b.verification.verify(created.secret)
     assert caught.value.reason == "revoked"
 
 
@@ -167,12 +171,12 @@ def test_a_cached_token_is_still_checked_for_expiry_on_every_use(
     owner = make_user(a)
     created = make_token(a, owner, expires_in_days=1)
     _caught_up(a)
-    a.tokens.verify(created.secret)
+    a.verification.verify(created.secret)
     assert a.cache.get(created.record.digest) is not None
     # No event marks an expiry: the cached entry itself must be checked against the clock.
-    a.tokens.clock = _Later(days=1)  # type: ignore[assignment]
+    a.verification.clock = _Later(days=1)  # type: ignore[assignment]
     with pytest.raises(InvalidToken) as caught:
-        a.tokens.verify(created.secret)
+        a.verification.verify(created.secret)
     assert caught.value.reason == "expired"
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import httpx2
 import pytest
 from fastapi import Depends, FastAPI
 from starlette.applications import Starlette
@@ -100,7 +101,7 @@ def _stamp(moment: datetime | None) -> str:
     return "never" if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _assert_invalid_token(answer: httpx.Response) -> None:
+def _assert_invalid_token(answer: httpx.Response | httpx2.Response) -> None:
     assert answer.status_code == 401
     assert answer.json()["error"] == "invalid_token"
     assert 'error="invalid_token"' in answer.headers["www-authenticate"]
@@ -301,7 +302,11 @@ async def test_the_async_and_sync_paths_agree(verifier: FakeVerifier) -> None:
     token = verifier.issue("carol", scopes=["read"], user_id="usr_carol")
     caller = await verifier.averify(token)
     assert caller == verifier.verify(token)
-    assert (caller.username, caller.user_id, caller.scopes) == ("carol", "usr_carol", {"read"})
+    assert (caller.username, caller.user_id, caller.scopes) == (
+        "carol",
+        "usr_carol",
+        frozenset({"read"}),
+    )
 
 
 def test_one_username_is_one_user_unless_told_otherwise(verifier: FakeVerifier) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -151,9 +152,9 @@ async def _echo(scope: Any, receive: Any, send: Any) -> None:
 def _call(
     app: TokenwardMiddleware, headers: list[tuple[bytes, bytes]], query: bytes = b""
 ) -> tuple[int, dict[bytes, bytes], bytes]:
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     async def receive() -> dict[str, Any]:
@@ -292,8 +293,18 @@ def test_the_wsgi_anonymous_path_still_refuses_uri_tokens(
 )
 def test_an_unreadable_introspection_answer_fails_closed(content: bytes) -> None:
     """A 200 that proves nothing is 503 (unavailable), never a crash (500) nor an accept."""
-    verifier = _fed()
-    answer = httpx.Response(200, content=content)
-    with pytest.raises(StoreUnavailable):
-        verifier._settle("d" * 64, answer, verifier.cache.generation)
+
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/introspect":
+            return httpx.Response(200, content=content)
+        return httpx.Response(503)  # the event stream: nothing vouched for
+
+    verifier = RemoteVerifier(NOWHERE, "twa_key", transport=httpx.MockTransport(server))
+    try:
+        with pytest.raises(StoreUnavailable):
+            verifier.verify(token_format.generate(TokenKind.USER))
+        with pytest.raises(StoreUnavailable):
+            asyncio.run(verifier.averify(token_format.generate(TokenKind.USER)))
+    finally:
+        verifier.stop()
     assert len(verifier.cache) == 0

@@ -7,7 +7,7 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -289,7 +289,7 @@ def test_a_miss_after_an_event_asks_afresh_instead_of_joining_an_older_introspec
     other = make_token(runtime, alice, "other")
     server.answering.clear()
 
-    async def scenario() -> list[Caller | BaseException]:
+    async def scenario() -> Sequence[Caller | BaseException]:
         early = asyncio.ensure_future(verifier.averify(alice_token.secret))
         await _auntil(lambda: server.introspections == 1)
         generation = verifier.cache.generation

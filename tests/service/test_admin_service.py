@@ -29,7 +29,7 @@ def test_deactivation_revokes_every_token_and_session_in_one_go(runtime: Runtime
     assert done.user.status is UserStatus.DEACTIVATED
     for created in tokens:
         with pytest.raises(InvalidToken):
-            runtime.tokens.verify(created.secret)
+            runtime.verification.verify(created.secret)
     for login in logins:
         with pytest.raises(InvalidToken):
             runtime.sessions.verify(login.secret)
@@ -52,7 +52,7 @@ def test_reactivation_restores_login_but_not_tokens(runtime: Runtime) -> None:
     runtime.accounts.reactivate(bob.id, ADMIN)
     runtime.sessions.login("bob", DEFAULT_PASSWORD, USER)
     with pytest.raises(InvalidToken):
-        runtime.tokens.verify(created.secret)
+        runtime.verification.verify(created.secret)
     assert runtime.tokens.get(bob.id, created.record.id).status(runtime.clock.now()) is (
         TokenStatus.REVOKED
     )
@@ -64,7 +64,7 @@ def test_the_last_active_admin_cannot_be_deactivated(runtime: Runtime) -> None:
     with pytest.raises(Conflict, match="last active admin"):
         runtime.accounts.deactivate(root.id, Actor(created.record.id))
     assert runtime.accounts.by_id(root.id).status is UserStatus.ACTIVE
-    runtime.tokens.verify(created.secret)
+    runtime.verification.verify(created.secret)
     assert runtime.audit.query(EventQuery(type="user.deactivated")) == []
 
 
@@ -90,10 +90,10 @@ def test_an_admin_key_created_without_a_lifetime_expires_after_7_days(
     )
     assert key.record.expires_at == clock.now() + timedelta(days=7)
     clock.advance(days=7, seconds=-1)
-    runtime.tokens.verify(key.secret)
+    runtime.verification.verify(key.secret)
     clock.advance(seconds=1)
     with pytest.raises(InvalidToken):
-        runtime.tokens.verify(key.secret)
+        runtime.verification.verify(key.secret)
     with pytest.raises(InvalidInput) as caught:
         runtime.tokens.create(
             root,

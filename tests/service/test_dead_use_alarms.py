@@ -24,7 +24,7 @@ def _dead_uses(runtime: Runtime) -> list[Event]:
 
 def _present(runtime: Runtime, secret: str, ip: str = "203.0.113.9") -> None:
     with pytest.raises(DeadTokenPresented) as refused:
-        runtime.tokens.verify(secret)
+        runtime.verification.verify(secret)
     runtime.alarms.presented(refused.value, (ip, 1234))
 
 
@@ -85,7 +85,7 @@ def test_an_expired_token_in_use_is_reported_too(runtime: Runtime, clock: FakeCl
 def test_unknown_tokens_record_nothing(runtime: Runtime) -> None:
     before = runtime.store.max_seq()
     with pytest.raises(InvalidToken) as refused:
-        runtime.tokens.verify(generate(TokenKind.USER))
+        runtime.verification.verify(generate(TokenKind.USER))
     assert not isinstance(refused.value, DeadTokenPresented)
     assert runtime.alarms.flush_dead_uses() == 0
     assert runtime.store.max_seq() == before

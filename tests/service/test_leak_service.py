@@ -24,8 +24,8 @@ def test_a_valid_token_is_revoked_and_its_owner_told_where_it_leaked(runtime: Ru
     leaked, kept = make_token(runtime, alice), make_token(runtime, alice)
     assert runtime.leaks.report([leaked.secret], SOURCE, REPORTER) == 1
     with pytest.raises(DeadTokenPresented):
-        runtime.tokens.verify(leaked.secret)
-    runtime.tokens.verify(kept.secret)
+        runtime.verification.verify(leaked.secret)
+    runtime.verification.verify(kept.secret)
     stored = runtime.tokens.get(alice.id, leaked.record.id)
     assert stored.revoke_reason == "leaked"
     (event,) = _events(runtime, "token.leaked")
@@ -66,5 +66,5 @@ def test_an_oversized_or_sourceless_report_is_refused_and_revokes_nothing(
     with pytest.raises(InvalidInput) as refused:
         runtime.leaks.report([leaked.secret] * count, source, REPORTER)
     assert refused.value.field == field
-    runtime.tokens.verify(leaked.secret)
+    runtime.verification.verify(leaked.secret)
     assert runtime.store.max_seq() == before

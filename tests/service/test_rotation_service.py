@@ -30,12 +30,12 @@ def _rotate(runtime: Runtime, token: CreatedToken, grace: timedelta = HOUR) -> R
 
 def _refused(runtime: Runtime, secret: str) -> DeadTokenPresented:
     with pytest.raises(DeadTokenPresented) as refused:
-        runtime.tokens.verify(secret)
+        runtime.verification.verify(secret)
     return refused.value
 
 
 def _works(runtime: Runtime, secret: str) -> Principal:
-    return runtime.tokens.verify(secret)
+    return runtime.verification.verify(secret)
 
 
 def test_the_successor_keeps_label_scopes_kind_and_lifetime_length(

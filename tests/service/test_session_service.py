@@ -100,7 +100,7 @@ def test_a_session_secret_is_not_a_bearer_token_and_vice_versa(runtime: Runtime)
     login = runtime.sessions.login("alice", DEFAULT_PASSWORD, WHO)
     token = make_token(runtime, alice)
     with pytest.raises(InvalidToken):
-        runtime.tokens.verify(login.secret)
+        runtime.verification.verify(login.secret)
     with pytest.raises(InvalidToken):
         runtime.sessions.verify(token.secret)
 
@@ -111,11 +111,11 @@ def test_logout_all_ends_sessions_and_optionally_revokes_tokens(runtime: Runtime
     token = make_token(runtime, alice)
     kept = runtime.sessions.logout_all(alice.id, revoke_tokens=False, by=WHO)
     assert (kept.sessions_ended, kept.tokens_revoked) == (2, 0)
-    runtime.tokens.verify(token.secret)
+    runtime.verification.verify(token.secret)
     for login in logins:
         with pytest.raises(InvalidToken):
             runtime.sessions.verify(login.secret)
     gone = runtime.sessions.logout_all(alice.id, revoke_tokens=True, by=WHO)
     assert (gone.sessions_ended, gone.tokens_revoked) == (0, 1)
     with pytest.raises(InvalidToken):
-        runtime.tokens.verify(token.secret)
+        runtime.verification.verify(token.secret)

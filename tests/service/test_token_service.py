@@ -100,7 +100,7 @@ def test_admin_keys_may_carry_only_admin_scopes(runtime: Runtime) -> None:
 
 def test_a_token_cannot_grant_scopes_it_does_not_hold(runtime: Runtime) -> None:
     alice = make_user(runtime)
-    caller = runtime.tokens.verify(make_token(runtime, alice).secret)
+    caller = runtime.verification.verify(make_token(runtime, alice).secret)
     with pytest.raises(InvalidInput, match="does not hold") as caught:
         runtime.tokens.create(alice, NewToken(label="x", scopes=("read",)), by=T, granted_by=caller)
     assert caught.value.field == "scopes"
@@ -113,8 +113,8 @@ def test_a_token_cannot_grant_scopes_it_does_not_hold(runtime: Runtime) -> None:
 def test_verify_accepts_a_valid_token_and_returns_its_owner(runtime: Runtime) -> None:
     alice = make_user(runtime)
     created = make_token(runtime, alice)
-    principal = runtime.tokens.verify(created.secret)
-    assert principal.token.id == created.record.id
+    principal = runtime.verification.verify(created.secret)
+    assert principal.token is not None and principal.token.id == created.record.id
     assert principal.user.username == "alice"
     assert principal.has_scope(TOKENS_WRITE)
 
@@ -122,10 +122,10 @@ def test_verify_accepts_a_valid_token_and_returns_its_owner(runtime: Runtime) ->
 def test_verify_checks_expiry_on_every_use(runtime: Runtime, clock: FakeClock) -> None:
     alice = make_user(runtime)
     created = make_token(runtime, alice, expires_in_days=1)
-    runtime.tokens.verify(created.secret)
+    runtime.verification.verify(created.secret)
     clock.advance(days=1)
     with pytest.raises(InvalidToken) as caught:
-        runtime.tokens.verify(created.secret)
+        runtime.verification.verify(created.secret)
     assert caught.value.reason == "expired"
 
 
@@ -134,7 +134,7 @@ def test_verify_refuses_a_revoked_token_and_says_so_to_its_holder(runtime: Runti
     created = make_token(runtime, alice)
     runtime.tokens.revoke(created.record.id, by=T, owner_id=alice.id)
     with pytest.raises(InvalidToken) as caught:
-        runtime.tokens.verify(created.secret)
+        runtime.verification.verify(created.secret)
     assert caught.value.reason == "revoked"
 
 
@@ -145,13 +145,13 @@ def test_verify_refuses_tokens_of_a_deactivated_owner(runtime: Runtime) -> None:
     with runtime.store.writer.begin() as conn:
         conn.execute(users.update().values(status="deactivated"))
     with pytest.raises(InvalidToken) as caught:
-        runtime.tokens.verify(created.secret)
+        runtime.verification.verify(created.secret)
     assert caught.value.reason == "owner deactivated"
 
 
 def test_unknown_tokens_reveal_nothing(runtime: Runtime) -> None:
     with pytest.raises(InvalidToken) as caught:
-        runtime.tokens.verify(generate(TokenKind.USER))
+        runtime.verification.verify(generate(TokenKind.USER))
     assert caught.value.reason is None
 
 
@@ -169,7 +169,7 @@ def test_malformed_tokens_are_refused_without_a_lookup(
     secret = generate(TokenKind.USER)
     for candidate in (secret[:-1], secret.swapcase(), "twu_" + "0" * 49, "nonsense"):
         with pytest.raises(InvalidToken):
-            runtime.tokens.verify(candidate)
+            runtime.verification.verify(candidate)
     assert lookups == []
 
 
@@ -191,7 +191,7 @@ def test_another_users_token_is_not_found_and_stays_valid(runtime: Runtime) -> N
         runtime.tokens.get(alice.id, bobs.record.id)
     with pytest.raises(NotFound):
         runtime.tokens.revoke(bobs.record.id, by=T, owner_id=alice.id)
-    runtime.tokens.verify(bobs.secret)
+    runtime.verification.verify(bobs.secret)
 
 
 def test_list_pages_newest_first_and_filters(runtime: Runtime, clock: FakeClock) -> None:
@@ -224,6 +224,6 @@ def test_an_unreachable_store_fails_closed(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}"
     unreachable = Runtime.build(Settings(database_url=url))
     with pytest.raises(StoreUnavailable):
-        unreachable.tokens.verify(generate(TokenKind.USER))
+        unreachable.verification.verify(generate(TokenKind.USER))
     with pytest.raises(StoreUnavailable):
         unreachable.store.ping()

@@ -187,7 +187,7 @@ def test_admin_keys_default_to_seven_days_and_show_the_one_year_maximum(
     assert answer.status_code == 201
     assert answer.headers["cache-control"] == "no-store"
     (secret,) = re.findall(r'value="(twa_[0-9A-Za-z]+)"', answer.text)
-    key = runtime.tokens.verify(secret).token
+    key = runtime.verification.verify(secret).token
     assert key is not None
     assert key.scopes == ("introspect",)
     assert key.expires_at is not None

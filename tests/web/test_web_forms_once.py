@@ -8,7 +8,8 @@ import re
 from starlette.testclient import TestClient
 from web_support import csrf_of, log_in
 
-from tokenward.domain.model import TokenKind, UserRecord
+from tokenward.domain.model import UserRecord
+from tokenward.domain.tokens import TokenKind
 from tokenward.runtime import Runtime
 from tokenward.testing import make_token, make_user
 

@@ -104,7 +104,7 @@ def test_logging_out_everywhere_keeps_tokens_unless_asked(
     csrf = log_in(ui, "alice")
     answer = ui.post("/ui/logout-all", data={"csrf_token": csrf})
     assert "1 session ended." in answer.text
-    assert runtime.tokens.verify(token.secret).user.id == alice.id
+    assert runtime.verification.verify(token.secret).user.id == alice.id
 
 
 def test_two_login_forms_of_one_browser_share_their_binding(ui: TestClient) -> None:

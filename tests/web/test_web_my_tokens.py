@@ -40,7 +40,7 @@ def test_creating_a_token_shows_its_secret_once_and_never_again(
     # Shown in the answer to the post itself: no redirect puts the secret in a URL.
     assert answer.history == []
     assert secret[0] not in str(answer.url)
-    assert runtime.tokens.verify(secret[0]).user.id == alice.id
+    assert runtime.verification.verify(secret[0]).user.id == alice.id
     (record,) = runtime.tokens.list(alice.id).items
     assert record.scopes == ("read",)
     assert record.expires_at == runtime.clock.now() + timedelta(days=30)
@@ -109,7 +109,7 @@ def test_a_refused_form_keeps_what_was_typed(ui: TestClient, alice: UserRecord) 
 def test_the_form_offers_presets_within_the_policy_and_a_date(
     ui: TestClient, runtime: Runtime, alice: UserRecord
 ) -> None:
-    document = {
+    document: dict[str, object] = {
         "user_token": {"default_days": 14, "max_days": 30, "allow_no_expiry": False},
         "admin_key": {"default_days": 7, "max_days": 365},
         "reminder_days": [7],
@@ -158,7 +158,8 @@ def test_revoking_asks_first_then_says_when_every_node_refuses_it(
     assert done.status_code == 200
     record = runtime.tokens.get(alice.id, token.record.id)
     assert record.status(runtime.clock.now()) is TokenStatus.REVOKED
-    effective_by = record.revoked_at + runtime.settings.max_staleness  # type: ignore[operator]
+    assert record.revoked_at is not None
+    effective_by = record.revoked_at + runtime.settings.max_staleness
     assert effective_by.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] in done.text
     again = ui.post(f"/ui/tokens/{token.record.id}/revoke", data={"csrf_token": csrf})
     assert again.status_code == 200  # idempotent, as the API
@@ -191,11 +192,11 @@ def test_rotating_shows_the_new_secret_once_and_keeps_the_old_one_for_the_grace(
     assert answer.status_code == 201, answer.text
     assert answer.headers["cache-control"] == "no-store"
     (secret,) = SECRET.findall(answer.text)
-    new = runtime.tokens.verify(secret).token
+    new = runtime.verification.verify(secret).token
     assert new is not None
     assert new.label == "deploy"
     assert new.scopes == ("read",)
-    assert runtime.tokens.verify(old.secret).token is not None  # still works during the grace
+    assert runtime.verification.verify(old.secret).token is not None  # still works during the grace
     assert "Token rotated" in answer.text
     again = ui.post(f"/ui/tokens/{old.record.id}/rotate", data={"csrf_token": csrf, "grace": "0"})
     assert again.status_code == 422

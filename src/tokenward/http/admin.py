@@ -11,7 +11,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from tokenward.domain.errors import InsufficientScope, InvalidInput, NotFound
+from tokenward.domain.errors import (
+    AuthenticationRequired,
+    InsufficientScope,
+    InvalidInput,
+    NotFound,
+)
 from tokenward.domain.model import Principal, TokenStatus, UserRecord
 from tokenward.domain.policy import policy_to_document
 from tokenward.domain.scopes import ADMIN
@@ -19,7 +24,7 @@ from tokenward.domain.tokens import TokenKind
 from tokenward.http import views
 from tokenward.http.access_log import redacted
 from tokenward.http.auth import principal_of
-from tokenward.http.dependencies import AuthenticationRequired, actor_of, caller_check, runtime
+from tokenward.http.dependencies import CallerCheck, actor_of, runtime
 from tokenward.runtime import Runtime
 from tokenward.service import NewToken, TokenPage
 from tokenward.store.base import EventQuery
@@ -31,8 +36,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 _MAX_AUDITED_PATH = 256
 
 
-@caller_check
-def admin_caller(request: Request) -> Principal:
+def _admin(request: Request) -> Principal:
     """An org admin (web session) or an admin key with scope ``admin``; anyone else gets
     ``403 insufficient_scope``, and the refusal is audited."""
     principal = principal_of(request.scope)
@@ -53,6 +57,7 @@ def admin_caller(request: Request) -> Principal:
     return principal
 
 
+admin_caller = CallerCheck(_admin, admin=True)
 Admin = Annotated[Principal, Depends(admin_caller)]
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(admin_caller)])
 

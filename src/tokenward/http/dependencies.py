@@ -6,27 +6,40 @@ from collections.abc import Callable
 
 from fastapi import Request
 
-from tokenward.domain.errors import InsufficientScope, TokenwardError
 from tokenward.domain.model import Actor, Principal
 from tokenward.http.auth import principal_of
 from tokenward.runtime import Runtime
+from tokenward.service.authentication import require
 
-__all__ = [
-    "AuthenticationRequired",
-    "CallerCheck",
-    "actor_of",
-    "caller_check",
-    "caller_checks_of",
-    "requires",
-    "runtime",
-]
-
-CallerCheck = Callable[[Request], Principal]
-_CALLER_CHECKS: set[CallerCheck] = set()
+__all__ = ["CallerCheck", "actor_of", "caller_checks_of", "is_admin_route", "requires", "runtime"]
 
 
-class AuthenticationRequired(TokenwardError):
-    """A protected endpoint was called with no credential at all."""
+class CallerCheck:
+    """The dependency that decides who may call a route: the caller's principal, or 401/403.
+
+    FastAPI reads a JSON body before it runs any dependency, so the error handlers ask a
+    route's caller checks first: a caller without rights hears that before any complaint
+    about its body (P2). ``admin`` marks the routes whose failed actions are audited."""
+
+    def __init__(self, check: Callable[[Request], Principal], *, admin: bool = False) -> None:
+        self.check = check
+        self.admin = admin
+
+    def __call__(self, request: Request) -> Principal:
+        return self.check(request)
+
+
+def caller_checks_of(route: object) -> list[CallerCheck]:
+    """The caller checks ``route`` declares (its own dependencies and its router's)."""
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return []
+    return [d.call for d in dependant.dependencies if isinstance(d.call, CallerCheck)]
+
+
+def is_admin_route(route: object) -> bool:
+    """Whether ``route`` is an admin action (guarded by an admin check)."""
+    return any(check.admin for check in caller_checks_of(route))
 
 
 def actor_of(actor_id: str, request: Request) -> Actor:
@@ -44,35 +57,6 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
-def caller_check(check: CallerCheck) -> CallerCheck:
-    """Mark ``check`` as the dependency that decides who may call a route (401 or 403)."""
-    _CALLER_CHECKS.add(check)
-    return check
-
-
-def caller_checks_of(route: object) -> list[CallerCheck]:
-    """The caller checks among the dependencies of ``route`` (its router's included)."""
-    dependant = getattr(route, "dependant", None)
-    pending = list(dependant.dependencies) if dependant is not None else []
-    found = []
-    while pending:
-        dependency = pending.pop(0)
-        if dependency.call in _CALLER_CHECKS:
-            found.append(dependency.call)
-        pending[:0] = dependency.dependencies
-    return found
-
-
 def requires(scope: str) -> CallerCheck:
     """A dependency that yields the caller's principal if its token holds ``scope``."""
-
-    @caller_check
-    def dependency(request: Request) -> Principal:
-        principal = principal_of(request.scope)
-        if principal is None:
-            raise AuthenticationRequired()
-        if not principal.has_scope(scope):
-            raise InsufficientScope(scope)
-        return principal
-
-    return dependency
+    return CallerCheck(lambda request: require(principal_of(request.scope), scope))

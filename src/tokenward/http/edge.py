@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tokenward.http import problems, views
+from tokenward.domain.errors import AuthenticationRequired, TokenwardError
+from tokenward.http import views
 from tokenward.http.access_log import redacted
 from tokenward.http.auth import principal_of
 from tokenward.service.usage import LastUseRecorder
@@ -40,7 +41,7 @@ def self_endpoint_with(usage: LastUseRecorder) -> Handler:
 async def _answer_self(scope: Scope, receive: Receive, send: Send, usage: LastUseRecorder) -> None:
     principal = principal_of(scope)
     if principal is None:
-        await problems.authentication_required()(scope, receive, send)
+        await AuthenticationRequired().answer().send(send)
         return
     token = principal.token
     written = None if token is None else usage.written(token.id)
@@ -72,9 +73,6 @@ class CrashGuard:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
         started: list[bool] = []
 
         def tracking_send(message: Message) -> Awaitable[None]:
@@ -86,10 +84,9 @@ class CrashGuard:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:
+            if scope["type"] != "http":
+                raise  # lifespan: the server reports it
             if started:  # answered (FastAPI's handler has logged it): nothing more to say
                 return
             log.exception("unhandled error on %s %s", scope["method"], redacted(scope["path"]))
-            response = problems.problem(
-                500, "Internal server error", "Something went wrong on our side."
-            )
-            await response(scope, receive, send)
+            await TokenwardError().answer().send(send)  # a bare 500: nothing more is said

@@ -15,20 +15,32 @@ from urllib.parse import parse_qs
 
 import anyio
 import orjson
-from anyio import to_thread
 from starlette.types import Receive, Scope, Send
 
+from tokenward.domain import answers
+from tokenward.domain.errors import StoreUnavailable, TokenwardError
 from tokenward.domain.model import Event, invalidates_user
 from tokenward.domain.scopes import INTROSPECT
-from tokenward.http import problems
 from tokenward.http.auth import principal_of
 from tokenward.http.views import rfc3339
-from tokenward.runtime import Runtime
+from tokenward.propagation.feed import EventFeed
+from tokenward.service.authentication import Authenticator, require
 
 __all__ = ["event_stream", "sse_data"]
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 _TICK = 0.01  # seconds between looks at this node's watermark (no I/O when nothing is new)
+_HEADERS = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-store"),
+    (b"x-accel-buffering", b"no"),  # proxies must not hold events back
+]
+_BAD_START = answers.problem(
+    400,
+    "Invalid request",
+    "after and Last-Event-ID must be whole numbers >= 0",
+    slug="invalid-input",
+)
 
 
 def sse_data(event: Event) -> dict[str, Any] | None:
@@ -49,30 +61,20 @@ def sse_data(event: Event) -> dict[str, Any] | None:
     }
 
 
-def event_stream(runtime: Runtime) -> Handler:
+def event_stream(feed: EventFeed, authenticator: Authenticator) -> Handler:
+    """``GET /v1/events`` over ``feed``, for callers holding scope ``introspect``."""
+
     async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-        caller = principal_of(scope)
-        if caller is None:
-            await problems.authentication_required()(scope, receive, send)
+        try:
+            require(principal_of(scope), INTROSPECT)
+        except TokenwardError as refusal:
+            await refusal.answer().send(send)
             return
-        if not caller.has_scope(INTROSPECT):
-            await problems.insufficient_scope(INTROSPECT)(scope, receive, send)
-            return
-        after = _start(scope, runtime.cache.applied_seq)
+        after = _start(scope, feed.applied_seq)
         if after is None:
-            await problems.problem(
-                400,
-                "Invalid request",
-                "after and Last-Event-ID must be whole numbers >= 0",
-                slug="invalid-input",
-            )(scope, receive, send)
+            await _BAD_START.send(send)
             return
-        headers = [
-            (b"content-type", b"text/event-stream"),
-            (b"cache-control", b"no-store"),
-            (b"x-accel-buffering", b"no"),  # proxies must not hold events back
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
         async with anyio.create_task_group() as group:
 
             async def until_disconnect() -> None:
@@ -81,20 +83,22 @@ def event_stream(runtime: Runtime) -> Handler:
                 group.cancel_scope.cancel()
 
             group.start_soon(until_disconnect)
-            await _stream(runtime, after, send)
+            await _stream(feed, authenticator, after, send)
             group.cancel_scope.cancel()
 
     return endpoint
 
 
-async def _stream(runtime: Runtime, after: int, send: Send) -> None:
-    # Every quarter of the bound (the promise is at least every half): a client's freshness is
-    # this node's, minus its lag, so the margin is what keeps clients fresh between beats.
-    heartbeat = runtime.settings.max_staleness.total_seconds() / 4
+async def _stream(feed: EventFeed, authenticator: Authenticator, after: int, send: Send) -> None:
+    """Events after ``after`` as this node applies them, heartbeats while it is fresh. A log
+    that cannot be read ends the stream: the client reconnects with ``Last-Event-ID``."""
     cursor, quiet_since = after, anyio.current_time()
     while True:
-        if runtime.cache.applied_seq > cursor:  # this node has applied more: read it
-            events = await to_thread.run_sync(runtime.store.events_after, cursor, 500)
+        if feed.applied_seq > cursor:  # this node has applied more: read it
+            try:
+                events = await authenticator.in_thread(feed.after, cursor)
+            except StoreUnavailable:
+                return
             for event in events:
                 data = sse_data(event)
                 if data is not None:
@@ -103,10 +107,10 @@ async def _stream(runtime: Runtime, after: int, send: Send) -> None:
             if events:
                 continue
         now = anyio.current_time()
-        if now - quiet_since >= heartbeat and runtime.cache.is_fresh():
-            seq = max(cursor, runtime.cache.applied_seq)
-            lag = runtime.cache.lag() or 0.0
-            await _send(send, None, "heartbeat", {"seq": seq, "lag_ms": round(lag * 1000, 1)})
+        if now - quiet_since >= feed.heartbeat and feed.is_fresh():
+            seq = max(cursor, feed.applied_seq)
+            lag_ms = round(feed.lag() * 1000, 1)
+            await _send(send, None, "heartbeat", {"seq": seq, "lag_ms": lag_ms})
             quiet_since = now
         await anyio.sleep(_TICK)
 

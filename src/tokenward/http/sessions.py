@@ -8,13 +8,13 @@ from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 from starlette.responses import JSONResponse, Response
 
-from tokenward.domain.errors import LoginFailed
+from tokenward.domain.errors import AuthenticationRequired, LoginFailed
 from tokenward.domain.model import Principal
 from tokenward.domain.scopes import TOKENS_WRITE
 from tokenward.http import views
 from tokenward.http.auth import SESSION_SECRET
 from tokenward.http.cookies import end_session_cookie, set_session_cookie
-from tokenward.http.dependencies import AuthenticationRequired, actor_of, requires, runtime
+from tokenward.http.dependencies import actor_of, requires, runtime
 from tokenward.runtime import Runtime
 from tokenward.service.sessions import Login, csrf_token_for
 

@@ -174,10 +174,11 @@ class Renderings:
 
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
-        self._memo: dict[int, tuple[Principal, bytes, bytes]] = {}
+        self._memo: dict[int, tuple[Principal, tuple[bytes, bytes], bytes]] = {}
         self._used: dict[int, tuple[Principal, datetime, bytes]] = {}
 
-    def expires_header(self, principal: Principal) -> bytes:
+    def expires_header(self, principal: Principal) -> tuple[bytes, bytes]:
+        """The ``Tokenward-Token-Expires`` header (promise P4), built once per principal."""
         return self._of(principal)[1]
 
     def self_body(self, principal: Principal, last_used: datetime | None = None) -> bytes:
@@ -195,11 +196,12 @@ class Renderings:
             self._used[id(principal)] = entry
         return entry[2]
 
-    def _of(self, principal: Principal) -> tuple[Principal, bytes, bytes]:
+    def _of(self, principal: Principal) -> tuple[Principal, tuple[bytes, bytes], bytes]:
         entry = self._memo.get(id(principal))
         if entry is None or entry[0] is not principal:
             expires = principal.expires_at
-            header = b"never" if expires is None else rfc3339(expires).encode()
+            value = b"never" if expires is None else rfc3339(expires).encode()
+            header = (b"tokenward-token-expires", value)
             entry = (principal, header, orjson.dumps(self_view(principal)))
             if len(self._memo) >= self.capacity:
                 self._memo.clear()

@@ -37,8 +37,10 @@ class EventStream:
         timeout: float,
         cache: GuardedCache[Any],
         stop: threading.Event,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.url = url
+        self._transport = transport
         self._key = key
         self.timeout = timeout
         self.cache = cache
@@ -61,7 +63,7 @@ class EventStream:
             headers["Last-Event-ID"] = last_id  # resume: every missed event is replayed
         timeout = httpx.Timeout(self.timeout, read=self.cache.max_staleness * 2)
         with (
-            httpx.Client(timeout=timeout) as client,
+            httpx.Client(timeout=timeout, transport=self._transport) as client,
             client.stream("GET", f"{self.url}/v1/events", headers=headers) as response,
         ):
             if response.status_code != 200:

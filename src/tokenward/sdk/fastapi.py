@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from tokenward.sdk import _answers
+from tokenward.domain.errors import AuthenticationRequired, InsufficientScope
 from tokenward.sdk.middleware import caller_of
 from tokenward.sdk.verifier import Caller
 
@@ -24,11 +24,11 @@ def require_token(scopes: Iterable[str] = (), realm: str = "api") -> Callable[..
     def dependency(request: Request) -> Caller:
         caller = caller_of(request.scope)
         if caller is None:
-            status, headers, _ = _answers.missing(realm)
+            status, headers, _ = AuthenticationRequired().answer(realm)
             raise HTTPException(status, "Authentication required", dict(headers))
         for scope in needed:
             if not caller.has_scope(scope):
-                status, headers, _ = _answers.insufficient_scope(realm, scope)
+                status, headers, _ = InsufficientScope(scope).answer(realm)
                 raise HTTPException(status, f"needs the scope '{scope}'", dict(headers))
         return caller
 

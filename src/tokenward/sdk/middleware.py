@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Literal
 
-from tokenward.domain.bearer import Absent, Malformed, OtherScheme, read_credential
-from tokenward.domain.errors import InvalidToken, StoreUnavailable
-from tokenward.sdk import _answers
+from tokenward.domain.answers import with_header
+from tokenward.domain.credentials import presented_token
+from tokenward.domain.errors import TokenwardError
 from tokenward.sdk.verifier import Caller, RemoteVerifier, expiry_value
 
 __all__ = ["CALLER", "TokenwardMiddleware", "caller_of"]
@@ -58,7 +58,7 @@ class TokenwardMiddleware:
             remembered = self.verifier.recall(found)
             if remembered is not None:
                 scope[CALLER] = remembered.caller
-                await self.app(scope, receive, _with_expiry(send, remembered.header))
+                await self.app(scope, receive, with_header(send, remembered.header))
                 return
         await self._check(scope, receive, send, None if found is False else found)
 
@@ -68,35 +68,21 @@ class TokenwardMiddleware:
         """Every request the hot path does not settle: anonymous, refused, or a token not
         remembered yet (then it is, once verified)."""
         scope[CALLER] = None
-        credential = read_credential(scope["headers"], scope["query_string"])
-        if isinstance(credential, Absent):
-            await self.app(scope, receive, send)
-            return
-        if isinstance(credential, Malformed):
-            await _answer(send, _answers.invalid_request(self.realm, credential.reason))
-            return
-        if isinstance(credential, OtherScheme):
-            await _answer(send, _answers.missing(self.realm))
-            return
         try:
-            checked = self.verifier.check_cached(credential.token)
-            if isinstance(checked, Caller):
-                caller = checked
-            else:
-                self.verifier.start()
-                caller = await self.verifier.aintrospect(credential.token, checked)
-        except InvalidToken as error:
-            await _answer(send, _answers.invalid_token(self.realm, error.reason))
+            token = presented_token(scope["headers"], scope["query_string"])
+            caller = None if token is None else await self.verifier.averify(token)
+        except TokenwardError as refusal:
+            await refusal.answer(self.realm).send(send)
             return
-        except StoreUnavailable:
-            await _answer(send, _answers.unavailable())
+        if token is None or caller is None:  # anonymous
+            await self.app(scope, receive, send)
             return
         if authorization is None:  # a query string the hot path leaves to the full check
             header = (b"tokenward-token-expires", expiry_value(caller).encode())
         else:
-            header = self.verifier.remember(authorization, credential.token, caller).header
+            header = self.verifier.remember(authorization, token, caller).header
         scope[CALLER] = caller
-        await self.app(scope, receive, _with_expiry(send, header))
+        await self.app(scope, receive, with_header(send, header))
 
 
 def _sole_authorization(scope: Scope) -> bytes | Literal[False] | None:
@@ -119,22 +105,3 @@ def may_carry_token(query: bytes) -> bool:
     """Whether a query string might hold an ``access_token`` parameter, perhaps
     percent-encoded; such requests skip the hot path so that read_credential refuses them."""
     return bool(query) and (b"access_token" in query or b"%" in query)
-
-
-def _with_expiry(send: Send, header: tuple[bytes, bytes]) -> Send:
-    """``send`` that adds ``Tokenward-Token-Expires`` to the response start. A plain function
-    returning ``send``'s awaitable: no extra coroutine per message."""
-
-    def sending(message: Message) -> Awaitable[None]:
-        if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", ()), header]
-        return send(message)
-
-    return sending
-
-
-async def _answer(send: Send, answer: _answers.Answer) -> None:
-    status, headers, body = answer
-    raw = [(k.encode(), v.encode()) for k, v in headers]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})

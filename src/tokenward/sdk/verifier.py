@@ -30,6 +30,7 @@ from tokenward.domain import tokens as token_format
 from tokenward.domain.errors import InvalidToken, StoreUnavailable
 from tokenward.propagation.cache import GuardedCache
 from tokenward.sdk._events import EventStream
+from tokenward.sdk._transport import Kept
 
 __all__ = ["Caller", "Remembered", "RemoteVerifier", "expiry_value"]
 
@@ -69,7 +70,12 @@ class Remembered:
 
 class RemoteVerifier:
     """Checks tokens against the tokenward server at ``url`` with ``key`` (an admin key with
-    scope ``introspect``). Thread-safe; one per process."""
+    scope ``introspect``). Thread-safe; one per process.
+
+    ``transport`` is what httpx's clients take: every request of the verifier (introspection,
+    sync and async, and the event stream) goes through it instead of the network, as in tests
+    (``httpx.MockTransport``) or in process (``httpx.ASGITransport`` for an async app). A
+    transport that is only sync or only async serves only the clients of that kind."""
 
     def __init__(
         self,
@@ -79,10 +85,12 @@ class RemoteVerifier:
         max_staleness: float = 1.0,
         capacity: int = 100_000,
         timeout: float = 2.0,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self._key = key
         self.timeout = timeout
+        self._transport = None if transport is None else Kept(transport)
         self.cache: GuardedCache[Caller] = GuardedCache(
             max_staleness, capacity, time.monotonic, lambda caller: caller.user_id
         )
@@ -109,7 +117,9 @@ class RemoteVerifier:
         with self._lock:
             if self._thread is None:
                 self._stop.clear()
-                stream = EventStream(self.url, self._key, self.timeout, self.cache, self._stop)
+                stream = EventStream(
+                    self.url, self._key, self.timeout, self.cache, self._stop, self._transport
+                )
                 self._thread = threading.Thread(
                     target=stream.follow, name="tokenward-sdk-events", daemon=True
                 )
@@ -196,7 +206,7 @@ class RemoteVerifier:
 
     def _introspect(self, token: str, digest: str, generation: int) -> Caller:
         try:
-            with httpx.Client(timeout=self.timeout) as client:
+            with httpx.Client(timeout=self.timeout, transport=self._transport) as client:
                 answer = client.post(**self._introspection(token))
         except httpx.HTTPError as error:
             raise StoreUnavailable(type(error).__name__) from None
@@ -235,7 +245,7 @@ class RemoteVerifier:
 
     async def _aintrospect(self, token: str, digest: str, generation: int) -> Caller:
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
+            async with httpx.AsyncClient(timeout=self.timeout, transport=self._transport) as client:
                 answer = await client.post(**self._introspection(token))
         except httpx.HTTPError as error:
             raise StoreUnavailable(type(error).__name__) from None

@@ -4,11 +4,12 @@ validity cannot be proven, the caller in ``environ["tokenward.caller"]``."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 
-from tokenward.domain.bearer import Absent, Malformed, OtherScheme, read_credential
-from tokenward.domain.errors import InvalidToken, StoreUnavailable
-from tokenward.sdk import _answers
+from tokenward.domain.answers import Answer
+from tokenward.domain.credentials import presented_token
+from tokenward.domain.errors import TokenwardError
 from tokenward.sdk.middleware import CALLER, may_carry_token
 from tokenward.sdk.verifier import Remembered, RemoteVerifier
 
@@ -16,7 +17,6 @@ __all__ = ["CALLER", "TokenwardWSGIMiddleware"]
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 503: "Service Unavailable"}
 
 
 class TokenwardWSGIMiddleware:
@@ -50,21 +50,15 @@ class TokenwardWSGIMiddleware:
             for key, value in environ.items()
             if key.startswith("HTTP_")
         ]
-        credential = read_credential(headers, query)
-        if isinstance(credential, Absent):
-            return self.app(environ, start_response)
-        if isinstance(credential, Malformed):
-            return _answer(start_response, _answers.invalid_request(self.realm, credential.reason))
-        if isinstance(credential, OtherScheme):
-            return _answer(start_response, _answers.missing(self.realm))
         try:
-            caller = self.verifier.verify(credential.token)
-        except InvalidToken as error:
-            return _answer(start_response, _answers.invalid_token(self.realm, error.reason))
-        except StoreUnavailable:
-            return _answer(start_response, _answers.unavailable())
+            token = presented_token(headers, query)
+            caller = None if token is None else self.verifier.verify(token)
+        except TokenwardError as refusal:
+            return _answer(start_response, refusal.answer(self.realm))
+        if token is None or caller is None:  # anonymous
+            return self.app(environ, start_response)
         authorization = environ["HTTP_AUTHORIZATION"].encode("latin-1")
-        remembered = self.verifier.remember(authorization, credential.token, caller)
+        remembered = self.verifier.remember(authorization, token, caller)
         return self._serve(environ, start_response, remembered)
 
     def _serve(
@@ -79,7 +73,6 @@ class TokenwardWSGIMiddleware:
         return self.app(environ, starting)
 
 
-def _answer(start_response: StartResponse, answer: _answers.Answer) -> list[bytes]:
-    status, headers, body = answer
-    start_response(f"{status} {_REASONS[status]}", headers)
-    return [body]
+def _answer(start_response: StartResponse, answer: Answer) -> list[bytes]:
+    start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}", list(answer.headers))
+    return [answer.body]

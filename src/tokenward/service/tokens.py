@@ -1,29 +1,25 @@
-"""Token use cases: create, list, get, revoke, rotate, verify."""
+"""Token use cases: create, list, get, revoke, rotate (verifying is
+:mod:`tokenward.service.verification`)."""
 
 from __future__ import annotations
 
 import dataclasses
-import hmac
-import logging
 from datetime import datetime, timedelta
 
 from tokenward.domain import tokens as token_format
 from tokenward.domain.clock import Clock
-from tokenward.domain.errors import InvalidInput, InvalidToken, NotFound, StoreUnavailable
+from tokenward.domain.errors import InvalidInput, NotFound
 from tokenward.domain.model import (
     Actor,
-    DeadTokenPresented,
     Principal,
     TokenRecord,
     TokenStatus,
     UserRecord,
-    UserStatus,
     check_label,
 )
 from tokenward.domain.policy import resolve_expiry
 from tokenward.domain.scopes import ADMIN_KEY_SCOPES, USER_BUILTIN_SCOPES, is_valid_scope_name
 from tokenward.domain.tokens import TokenKind
-from tokenward.propagation.cache import FreshCache
 from tokenward.service import rotation
 from tokenward.service.cursors import decode_cursor, encode_cursor
 from tokenward.service.minting import CreatedToken, created_details, mint
@@ -33,9 +29,7 @@ from tokenward.store.base import Store, StoreTransaction, TokenQuery
 
 __all__ = ["CreatedToken", "NewToken", "Revocation", "Rotation", "TokenPage", "TokenService"]
 
-log = logging.getLogger("tokenward.service")
 MAX_PAGE = 200
-_STARTED_CAPACITY = 100_000  # successors known to have started their predecessor's grace
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +74,6 @@ class TokenService:
         policies: PolicyService,
         resource_scopes: frozenset[str],
         max_staleness: timedelta,
-        cache: FreshCache | None = None,
         usage: LastUseRecorder | None = None,
     ) -> None:
         self.store = store
@@ -89,10 +82,6 @@ class TokenService:
         self.policies = policies
         self.resource_scopes = resource_scopes
         self.max_staleness = max_staleness
-        self.cache = (
-            cache if cache is not None else FreshCache(max_staleness.total_seconds(), capacity=0)
-        )
-        self._grace_started: set[str] = set()
 
     def scopes_for(self, kind: TokenKind) -> frozenset[str]:
         """The scopes a token of ``kind`` may carry."""
@@ -247,79 +236,6 @@ class TokenService:
             if record is not None:
                 revoke_in(tx, record, self.clock.now(), by, "rfc7009")
 
-    def verify(self, presented: str) -> Principal:
-        """The principal behind a presented secret, or :class:`InvalidToken`.
-
-        Format first (no lookup for a typo), then the fresh cache, then one read by digest;
-        status and expiry are checked on every call, cached or not.
-        """
-        checked = self.verify_cached(presented)
-        if isinstance(checked, Principal):
-            return checked
-        return self.verify_digest(checked)
-
-    def verify_cached(self, presented: str) -> Principal | str:
-        """The principal if the fresh cache has it, else the digest to look up with
-        :meth:`verify_digest`. No I/O, so it may run on the event loop. Raises
-        :class:`InvalidToken` for a malformed token or an expired cached one."""
-        if token_format.parse(presented) is None:
-            raise InvalidToken()
-        digest = token_format.digest(presented)
-        principal = self.cache.get(digest)
-        if principal is None:
-            return digest
-        _check_expiry(principal, self.clock.now())
-        return principal
-
-    def cached(self, digest: str) -> Principal | None:
-        """The fresh cache's principal for ``digest``, expiry checked; ``None`` on a miss,
-        which is not counted: :meth:`verify_cached` follows and counts it.
-
-        Only a stored token's digest is ever cached, so a hit proves the presented value is
-        that token, well-formed: the format check may wait for a miss (the hot path's saving).
-        """
-        principal = self.cache.get(digest, count_miss=False)
-        if principal is not None:
-            _check_expiry(principal, self.clock.now())
-        return principal
-
-    def verify_digest(self, digest: str) -> Principal:
-        """The store's answer for a well-formed token's digest; fills the cache."""
-        generation = self.cache.generation  # before the read: see FreshCache.fill
-        found = self.store.principal_by_digest(digest)
-        if found is None or not hmac.compare_digest(found[0].digest, digest):
-            raise InvalidToken()
-        token, user = found
-        if token.revoked_at is not None:
-            # The caller holds the real secret: it may know why (and the owner is told).
-            raise DeadTokenPresented("revoked", token)
-        if user.status is not UserStatus.ACTIVE:
-            raise InvalidToken("owner deactivated")
-        principal = Principal(user, token=token)
-        _check_expiry(principal, self.clock.now())
-        if token.rotated_from is None or self._started_grace(token):
-            self.cache.fill(digest, principal, generation)
-        return principal
-
-    def _started_grace(self, successor: TokenRecord) -> bool:
-        """Start the predecessor's grace at the successor's first use, through the store as an
-        event that every node applies (within the bound). True once it is known started; a
-        failed write is retried at the next use (the successor is not cached until then)."""
-        if successor.id in self._grace_started:
-            return True
-        try:
-            with self.store.transaction() as tx:
-                event = rotation.start_grace_in(tx, successor, self.clock.now())
-                if event is not None:
-                    tx.append_event(event)
-        except StoreUnavailable:
-            log.warning("could not start the grace of the token rotated to %s", successor.id)
-            return False
-        if len(self._grace_started) >= _STARTED_CAPACITY:
-            self._grace_started.clear()  # a forgotten id costs one more no-op transaction
-        self._grace_started.add(successor.id)
-        return True
-
 
 def revoke_in(
     tx: StoreTransaction, record: TokenRecord, now: datetime, by: Actor, reason: str
@@ -336,17 +252,6 @@ def revoke_in(
     }
     tx.append_event(by.event("token.revoked", now, record.id, details))
     return dataclasses.replace(record, revoked_at=now, revoked_by=by.id, revoke_reason=reason)
-
-
-def _check_expiry(principal: Principal, now: datetime) -> None:
-    """Expiry, and the end of a rotated token's grace: checked on every use, cached or not."""
-    token = principal.token
-    if token is None:
-        return
-    if token.expires_at is not None and token.expires_at <= now:
-        raise DeadTokenPresented("expired", token)
-    if token.grace_until is not None and token.grace_until <= now:
-        raise DeadTokenPresented("rotated", token)
 
 
 def _check_id(token_id: str) -> None:
