@@ -56,7 +56,7 @@ class AuditService:
         with self.store.transaction() as tx:
             tokens = {t.id: t for t in tx.tokens_by_ids(_prefixed(ids, "tok_"))}
             sessions = {s.id: s for s in tx.sessions_by_ids(_prefixed(ids, "ses_"))}
-            owners = {r.user_id for r in (*tokens.values(), *sessions.values())}
+            owners = {t.user_id for t in tokens.values()} | {s.user_id for s in sessions.values()}
             users = {u.id: u for u in tx.users_by_ids(_prefixed(ids, "usr_") | owners)}
         return Parties(tokens, sessions, users)
 
