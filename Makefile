@@ -13,7 +13,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 SYNC := $(UV) sync --locked --quiet
 
-.PHONY: serve test lint typecheck unit bench browser wheel lock upgrade clean
+.PHONY: serve test lint typecheck unit bench browser screenshots wheel lock upgrade clean
 
 serve: $(VENV)/.server  ## install the server from the lock, then serve on SQLite (./tokenward.db) at 127.0.0.1:8080
 	$(BIN)/tokenward serve
@@ -37,6 +37,11 @@ unit: $(VENV)/.dev $(WHEEL_ENV)/.installed browser
 
 browser:  ## the web UI tests drive Debian's Chromium (launched by path, never downloaded)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+# Tests never write screenshots (so `make test` leaves the tree clean); this target does.
+screenshots: $(VENV)/.dev browser  ## refresh docs/screenshots: every page of the web UI at 1280 px and at 375 px
+	rm -f docs/screenshots/*.png
+	TOKENWARD_SCREENSHOTS=1 $(BIN)/pytest -q -p no:cacheprovider tests/web/test_web_pages.py
 
 bench: $(VENV)/.dev  ## verify benchmark: GET /v1/self against a bare Starlette route (uvloop + httptools), with wrk
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
