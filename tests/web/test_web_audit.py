@@ -27,7 +27,8 @@ def rows(page: str) -> list[tuple[int, str, str]]:
         summary = re.search(r'<span class="summary">(.*?)</span>', row, re.S)
         actor = re.search(r'<td data-label="Who" class="who"><span title="[^"]*">(.*?)</span>', row)
         assert summary and actor, row
-        found.append((int(seq), html.unescape(summary[1]), html.unescape(actor[1])))
+        said = html.unescape(summary[1]).replace("\u2011", "-")  # dates' hyphens never break
+        found.append((int(seq), said, html.unescape(actor[1])))
     return found
 
 

@@ -149,6 +149,12 @@ def _subject(event: Event, parties: Parties) -> str:
     return subject
 
 
+def _day(moment: str, time: bool = False) -> str:
+    """The day (and minute) of an RFC 3339 time, with hyphens that never break a line."""
+    shown = moment[:16].replace("T", " ") if time else moment[:10]
+    return shown.replace("-", "\u2011")
+
+
 def _plural(count: object, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
@@ -165,7 +171,7 @@ def _duration(seconds: object) -> str:
 def _created(f: _Facts) -> str:
     scopes = ", ".join(f.get("scopes") or []) or "no scopes"
     expires = f.get("expires_at")
-    until = f"expires {expires[:10]}" if isinstance(expires, str) else "never expires"
+    until = f"expires {_day(expires)}" if isinstance(expires, str) else "never expires"
     replacing = "; replaces an older one" if f.get("rotated_from") else ""
     return f"created {f.token_and_owner('for')} ({scopes}; {until}{replacing})"
 
@@ -221,7 +227,7 @@ _SUMMARIES: dict[str, Callable[[_Facts], str]] = {
     "token.rotated": lambda f: f"rotated {f.token}, with {_duration(f.get('grace_seconds'))}",
     "token.grace_started": lambda f: (
         f"started the grace of {f.token}: the old secret works until "
-        + str(f.get("grace_until", "?"))[:16].replace("T", " ")
+        + _day(str(f.get("grace_until", "?")), time=True)
     ),
     "token.expiring": lambda f: f"{f.token} expires in {_plural(f.get('days'), 'day')}",
     "token.expired": lambda f: f"{f.token} expired",
