@@ -54,6 +54,13 @@ _OVERFLOW = """() => {
 }"""
 
 
+# Inline pieces that must stay on one line (a token's hint, a scope, a time, an expiry): an
+# inline box broken across lines has more than one client rectangle.
+_BROKEN = """() => Array.from(document.querySelectorAll(
+    ".records .hint-code, .records .scope, .records time, .records .expiry, .status, .outcome"
+  )).filter(e => e.getClientRects().length > 1).map(e => e.textContent)"""
+
+
 def log_in(page: Page, username: str = "admin", password: str = ADMIN_PASSWORD) -> None:
     page.goto("/ui/login")
     page.get_by_label("Username").fill(username)
@@ -78,6 +85,12 @@ def serious_violations(page: Page) -> list[str]:
         for v in results["violations"]
         if v["impact"] in SERIOUS
     ]
+
+
+def broken_words(page: Page) -> list[str]:
+    """Hints, scopes, times and badges that the page breaks across lines (none, when fine)."""
+    found: list[str] = page.evaluate(_BROKEN)
+    return found
 
 
 def overflowing(page: Page) -> list[str]:

@@ -121,6 +121,19 @@ def test_the_form_offers_presets_within_the_policy_and_a_date(
     assert offered == ["7", "14", "30", "date"]
     assert re.search(r'value="14" checked', page)  # the policy's default is preselected
     assert "at most 30 days" in page
+    # The date field shows the browser's own format: the hint names none, the field's limits
+    # are the policy's (the clock stands on 2026-01-01).
+    assert "YYYY" not in page
+    assert 'type="date" value="" min="2026-01-02" max="2026-01-31"' in page
+
+
+def test_each_scope_is_offered_with_its_description(ui: TestClient, alice: UserRecord) -> None:
+    log_in(ui, "alice")
+    page = ui.get("/ui/tokens/create").text
+    assert 'value="read" aria-describedby="scope-read-about"' in page
+    about = re.search(r'<p class="scope-about" id="scope-read-about">([^<]+)</p>', page)
+    assert about and about[1] == "Read data in the APIs that tokenward protects"
+    assert "See your tokens and when they were used" in page  # tokens:read, built in
 
 
 def test_the_list_shows_expiry_last_use_and_filters_by_status(

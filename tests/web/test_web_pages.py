@@ -10,7 +10,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from browser_support import DESKTOP, PHONE, log_in, overflowing, serious_violations, shoot
+from browser_support import (
+    DESKTOP,
+    PHONE,
+    broken_words,
+    log_in,
+    overflowing,
+    serious_violations,
+    shoot,
+)
 from playwright.sync_api import Page
 
 from e2e.server import ADMIN_PASSWORD, Server
@@ -156,6 +164,7 @@ def check(page: Page, name: str) -> None:
     page.wait_for_load_state()
     assert serious_violations(page) == [], name
     assert overflowing(page) == [], name
+    assert broken_words(page) == [], name
     shoot(page, name)
 
 
@@ -176,6 +185,11 @@ def test_the_login_page_is_accessible_and_fits_the_window(
     page = new_page(WIDTHS[suffix])
     page.goto("/ui/login")
     check(page, "login" + suffix)
+    card = page.locator(".login-card").bounding_box()
+    assert card is not None
+    middle = card["x"] + card["width"] / 2
+    assert abs(middle - WIDTHS[suffix]["width"] / 2) <= 1  # centred, not pinned left
+    assert page.get_by_text("API tokens that expire, and stop at once when revoked.").count()
     page.get_by_label("Username").fill("admin")
     page.get_by_label("Password").fill("not " + ADMIN_PASSWORD)
     page.get_by_role("button", name="Log in").click()
@@ -192,3 +206,27 @@ def test_a_non_admins_pages_and_the_admins_only_page_fit(
     check(page, "bob-tokens" + suffix)
     page.goto("/ui/admin/users")
     check(page, "admins-only" + suffix)
+
+
+def _look(page: Page, selector: str) -> list[str]:
+    style = "el => { const s = getComputedStyle(el); return [s.fontSize, s.fontWeight,"
+    style += " s.borderTopWidth, s.paddingLeft, s.height, s.width]; }"
+    found: list[str] = page.locator(selector).evaluate(style)
+    return found
+
+
+def test_fields_look_alike_and_legends_read_as_labels(
+    admin_at: Callable[[dict[str, int]], Page],
+) -> None:
+    page = admin_at(DESKTOP)
+    page.goto("/ui/admin/users")
+    looks = {name: _look(page, f"#{name}") for name in ("username", "password", "email")}
+    assert looks["email"] == looks["username"] == looks["password"]
+    page.goto("/ui/tokens/create")
+    label = _look(page, "label[for=label]")[:2]
+    assert _look(page, "#lifetime > legend")[:2] == label == _look(page, "#scopes > legend")[:2]
+    gap = page.evaluate(
+        "(() => document.querySelector('#lifetime').getBoundingClientRect().top -"
+        " document.querySelector('#label').getBoundingClientRect().bottom)()"
+    )
+    assert gap >= 20  # fields are spaced, not stacked tight

@@ -50,6 +50,7 @@ class AuditPage:
 
 @admin_page
 def listing(viewer: Viewer) -> Response:
+    """One page of the log, newest first, with the filters as given (a bad day is named)."""
     filters = {name: (viewer.param(name) or "")[:_MAX_FILTER].strip() for name in _FILTERS}
     errors: dict[str, str] = {}
     base = _query(viewer, filters, errors)
