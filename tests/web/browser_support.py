@@ -22,7 +22,8 @@ PHONE = {"width": 375, "height": 740}
 SERIOUS = ("serious", "critical")
 
 # Every element's visible box (its box cut by each ancestor that clips what overflows it),
-# against the window's width: a page that fits has none past it.
+# against the window's width, and for the page's content against the grid (main's content
+# box): a page that fits has none past them.
 _OVERFLOW = """() => {
   const width = document.documentElement.clientWidth;
   const found = [];
@@ -41,13 +42,18 @@ _OVERFLOW = """() => {
     }
     return {left, right};
   };
+  const main = document.querySelector("main");
+  const pad = parseFloat(getComputedStyle(main).paddingRight);
+  const grid = main.getBoundingClientRect().right - pad;  // the content's right edge
   for (const element of document.body.querySelectorAll("*")) {
     const box = element.getBoundingClientRect();
     if (box.width === 0 || box.height === 0) continue;
     const {left, right} = visible(element);
-    if (right - left > 0 && (right > width + 0.5 || left < -0.5)) {
+    const inside = element !== main && main.contains(element);
+    const edge = inside ? Math.min(width, grid) : width;
+    if (right - left > 0 && (right > edge + 0.5 || left < -0.5)) {
       const name = `${element.tagName.toLowerCase()}.${element.className}`;
-      found.push(`${name} shows ${Math.round(left)}..${Math.round(right)} of ${width}`);
+      found.push(`${name} shows ${Math.round(left)}..${Math.round(right)} of ${edge}`);
     }
   }
   return found;
