@@ -13,7 +13,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 SYNC := $(UV) sync --locked --quiet
 
-.PHONY: serve test lint typecheck unit bench browser gateways wheel lock upgrade clean
+.PHONY: serve test lint typecheck unit bench browser gateways screenshots wheel lock upgrade clean
 
 serve: $(VENV)/.server  ## install the server from the lock, then serve on SQLite (./tokenward.db) at 127.0.0.1:8080
 	$(BIN)/tokenward serve
@@ -47,6 +47,11 @@ browser:  ## the web UI tests drive Debian's Chromium (launched by path, never d
 gateways:  ## the gateway tests run Debian's nginx and Caddy as their own processes
 	command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx)
 	command -v caddy >/dev/null || (apt-get update -qq && apt-get install -y -qq caddy)
+
+# Tests never write screenshots (so `make test` leaves the tree clean); this target does.
+screenshots: $(VENV)/.dev browser  ## refresh docs/screenshots: every page of the web UI at 1280 px and at 375 px
+	rm -f docs/screenshots/*.png
+	TOKENWARD_SCREENSHOTS=1 $(BIN)/pytest -q -p no:cacheprovider tests/web/test_web_pages.py
 
 bench: $(VENV)/.dev  ## verify benchmark: GET /v1/self against a bare Starlette route (uvloop + httptools), with wrk
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

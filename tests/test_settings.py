@@ -13,6 +13,7 @@ def test_defaults_are_the_embedded_setup() -> None:
     assert settings.max_staleness == timedelta(seconds=1)
     assert settings.policy.user_token.default_days == 90
     assert settings.resource_scopes == {"read", "write"}
+    assert settings.scope_descriptions["read"].startswith("Read data")
     assert settings.admin_password is None
     assert settings.access_log is False
 
@@ -38,6 +39,7 @@ def test_every_variable_overrides_its_default() -> None:
     assert (rule.default_days, rule.max_days, rule.allow_no_expiry) == (30, 60, True)
     assert (settings.policy.admin_key.default_days, settings.policy.admin_key.max_days) == (1, 30)
     assert settings.resource_scopes == {"projects:read", "projects:write"}
+    assert settings.scope_descriptions == {"projects:read": "", "projects:write": ""}
     assert settings.admin_password == "from-the-environment"
     assert settings.access_log is True
     assert "from-the-environment" not in repr(settings)
@@ -56,6 +58,7 @@ def test_every_variable_overrides_its_default() -> None:
         ({"TOKENWARD_ALLOW_NO_EXPIRY": "maybe"}, "TOKENWARD_ALLOW_NO_EXPIRY"),
         ({"TOKENWARD_SCOPES": "Bad Scope"}, "TOKENWARD_SCOPES"),
         ({"TOKENWARD_SCOPES": "admin"}, "built-in"),
+        ({"TOKENWARD_SCOPES": "read=a\x07bell"}, "TOKENWARD_SCOPES: the description of 'read'"),
         ({"TOKENWARD_SMTP_CA_FILE": "/nonexistent/ca.pem"}, "TOKENWARD_SMTP_CA_FILE"),
         (
             {

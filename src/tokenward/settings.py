@@ -12,7 +12,7 @@ from typing import Any
 
 from tokenward.domain.errors import InvalidInput
 from tokenward.domain.policy import LifetimeRule, Policy
-from tokenward.domain.scopes import ADMIN_KEY_SCOPES, USER_BUILTIN_SCOPES, is_valid_scope_name
+from tokenward.domain.scopes import DEFAULT_RESOURCE_SCOPES, parse_scope_list
 
 __all__ = ["Settings", "SettingsError"]
 
@@ -29,6 +29,10 @@ class Settings:
     max_staleness: timedelta = timedelta(seconds=1)
     policy: Policy = dataclasses.field(default_factory=Policy)
     resource_scopes: frozenset[str] = frozenset({"read", "write"})
+    # One line each, shown where people pick scopes (TOKENWARD_SCOPES="name=description; …").
+    scope_descriptions: Mapping[str, str] = dataclasses.field(
+        default_factory=lambda: parse_scope_list(DEFAULT_RESOURCE_SCOPES)
+    )
     admin_password: str | None = dataclasses.field(default=None, repr=False)
     access_log: bool = False
     session_lifetime: timedelta = timedelta(hours=12)
@@ -59,13 +63,15 @@ class Settings:
         env = os.environ if env is None else env
         reader = _Reader(env)
         policy = reader.policy()
+        scopes = reader.scopes("TOKENWARD_SCOPES", DEFAULT_RESOURCE_SCOPES)
         return cls(
             database_url=env.get("TOKENWARD_DATABASE_URL", DEFAULT_DATABASE_URL),
             max_staleness=timedelta(
                 milliseconds=reader.integer("TOKENWARD_MAX_STALENESS_MS", 1000, 1, 60_000)
             ),
             policy=policy,
-            resource_scopes=reader.scopes("TOKENWARD_SCOPES", "read,write"),
+            resource_scopes=frozenset(scopes),
+            scope_descriptions=scopes,
             admin_password=env.get("TOKENWARD_ADMIN_PASSWORD") or None,
             access_log=reader.boolean("TOKENWARD_ACCESS_LOG", False),
             session_lifetime=timedelta(
@@ -158,14 +164,12 @@ class _Reader:
             return None
         return self.boolean(name, False)
 
-    def scopes(self, name: str, default: str) -> frozenset[str]:
-        names = {s.strip() for s in self.env.get(name, default).split(",") if s.strip()}
-        for scope in names:
-            if not is_valid_scope_name(scope):
-                raise SettingsError(f"{name}: {scope!r} is not a valid scope name")
-            if scope in USER_BUILTIN_SCOPES | ADMIN_KEY_SCOPES:
-                raise SettingsError(f"{name}: {scope!r} is a built-in scope")
-        return frozenset(names)
+    def scopes(self, name: str, default: str) -> dict[str, str]:
+        """Resource scope names and their descriptions (see ``parse_scope_list``)."""
+        try:
+            return parse_scope_list(self.env.get(name, default))
+        except InvalidInput as error:
+            raise SettingsError(f"{name}: {error.message}") from None
 
     def policy(self) -> Policy:
         try:

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from starlette.testclient import TestClient
-from web_support import AGENT, field_errors, log_in, snapshot
+from web_support import AGENT, field_errors, log_in, sent_back, snapshot
 
 from tokenward.domain.model import TokenStatus, UserRecord
 from tokenward.runtime import Runtime
@@ -72,8 +72,8 @@ def test_creating_is_audited_with_the_session_address_and_agent(
         ({"label": "x" * 101}, "label", "Label: must be at most 100 characters."),
         ({"lifetime": "400"}, "lifetime", "between 1 and the policy maximum of 365 days"),
         ({"lifetime": "forever"}, "lifetime", "must be one of the lifetimes offered"),
-        ({"lifetime": "date", "expires_on": "05/01/2026"}, "expires_on", "YYYY-MM-DD"),
-        ({"lifetime": "date", "expires_on": ""}, "expires_on", "YYYY-MM-DD"),
+        ({"lifetime": "date", "expires_on": "05/01/2026"}, "expires_on", "choose a day"),
+        ({"lifetime": "date", "expires_on": ""}, "expires_on", "choose a day"),
         ({"lifetime": "date", "expires_on": "2025-12-31"}, "expires_on", "in the future"),
         ({"lifetime": "date", "expires_on": "2027-06-01"}, "expires_on", "maximum of 365"),
         ({"lifetime": "never"}, "lifetime", "the policy requires every token to expire"),
@@ -90,8 +90,8 @@ def test_bad_input_shows_the_form_again_with_the_error_by_its_field_and_creates_
 ) -> None:
     csrf = log_in(ui, "alice")
     before = snapshot(runtime)
-    status, page = create(ui, csrf, **fields)
-    assert status == 422
+    data = {"csrf_token": csrf, "label": "ci deploy", "lifetime": "30", **fields}
+    page = sent_back(ui.post("/ui/tokens/create", data=data), "/ui/tokens/create")
     errors = field_errors(page)
     assert list(errors) == [field]
     assert message in errors[field]
@@ -121,6 +121,19 @@ def test_the_form_offers_presets_within_the_policy_and_a_date(
     assert offered == ["7", "14", "30", "date"]
     assert re.search(r'value="14" checked', page)  # the policy's default is preselected
     assert "at most 30 days" in page
+    # The date field shows the browser's own format: the hint names none, the field's limits
+    # are the policy's (the clock stands on 2026-01-01).
+    assert "YYYY" not in page
+    assert 'type="date" value="" min="2026-01-02" max="2026-01-31"' in page
+
+
+def test_each_scope_is_offered_with_its_description(ui: TestClient, alice: UserRecord) -> None:
+    log_in(ui, "alice")
+    page = ui.get("/ui/tokens/create").text
+    assert 'value="read" aria-describedby="scope-read-about"' in page
+    about = re.search(r'<p class="scope-about" id="scope-read-about">([^<]+)</p>', page)
+    assert about and about[1] == "Read data in the APIs that tokenward protects"
+    assert "See your tokens and when they were used" in page  # tokens:read, built in
 
 
 def test_the_list_shows_expiry_last_use_and_filters_by_status(
@@ -138,7 +151,9 @@ def test_the_list_shows_expiry_last_use_and_filters_by_status(
     assert re.search(r"expiry-soon.*in 3 days", page)  # 2 hours gone: still about 3 days
     assert "in 90 days" in page
     assert soon.record.hint in page
-    assert re.search(r"2 hours ago</time> <span class=\"muted\">from 203.0.113.9", page)
+    assert re.search(
+        r"2 hours ago</time></span> <span class=\"muted small from\">from 203.0.113.9", page
+    )
     active = ui.get("/ui/tokens?status=active").text
     assert ">soon<" in active
     assert ">gone<" not in active
@@ -198,9 +213,10 @@ def test_rotating_shows_the_new_secret_once_and_keeps_the_old_one_for_the_grace(
     assert new.scopes == ("read",)
     assert runtime.verification.verify(old.secret).token is not None  # still works during the grace
     assert "Token rotated" in answer.text
-    again = ui.post(f"/ui/tokens/{old.record.id}/rotate", data={"csrf_token": csrf, "grace": "0"})
-    assert again.status_code == 422
-    assert "already rotated" in field_errors(again.text)["grace"]
+    path = f"/ui/tokens/{old.record.id}/rotate"
+    again = sent_back(ui.post(path, data={"csrf_token": csrf, "grace": "0"}), path)
+    assert "already rotated" in field_errors(again)["grace"]
+    assert re.search(r'<option value="0" selected>', again)  # the grace as chosen
 
 
 def test_a_grace_not_offered_is_refused(
@@ -209,12 +225,11 @@ def test_a_grace_not_offered_is_refused(
     old = make_token(runtime, alice, "deploy")
     csrf = log_in(ui, "alice")
     before = snapshot(runtime)
-    answer = ui.post(
-        f"/ui/tokens/{old.record.id}/rotate", data={"csrf_token": csrf, "grace": "999999"}
-    )
-    assert answer.status_code == 422
-    assert "grace" in field_errors(answer.text)
+    path = f"/ui/tokens/{old.record.id}/rotate"
+    answer = sent_back(ui.post(path, data={"csrf_token": csrf, "grace": "999999"}), path)
+    assert "choose one of the periods offered" in field_errors(answer)["grace"]
     assert snapshot(runtime) == before
+    assert "grace-error" not in ui.get(path).text  # shown once: a reload shows the plain form
 
 
 def test_pages_need_a_session_and_a_bearer_token_is_not_one(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from httpx import Response
 from starlette.testclient import TestClient
 
 from tokenward.runtime import Runtime
@@ -34,6 +35,16 @@ def csrf_of(page: str) -> str:
 def field_errors(page: str) -> dict[str, str]:
     """The error shown next to each field of ``page``, by field name (unescaped)."""
     return {name: html.unescape(text) for name, text in _FIELD_ERROR.findall(page)}
+
+
+def sent_back(answer: Response, to: str) -> str:
+    """The page a refused (or done) form post was redirected to (post/redirect/get): the post
+    answered 303 to ``to``, whose GET shows the outcome. Returns that page."""
+    assert [r.status_code for r in answer.history] == [303], answer.text
+    assert answer.history[0].headers["location"] == to
+    assert answer.status_code == 200, answer.text
+    assert answer.request.method == "GET"
+    return answer.text
 
 
 def log_in(client: TestClient, username: str, password: str = DEFAULT_PASSWORD) -> str:

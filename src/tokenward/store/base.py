@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -57,13 +57,19 @@ class TokenQuery:
 
 @dataclasses.dataclass(frozen=True)
 class EventQuery:
-    """A slice of the event log, oldest first, after ``after``."""
+    """A slice of the event log: events with ``after < seq < before``, oldest first (or newest
+    first with ``newest_first``, for a reader paging back from the end), optionally only those
+    at ``since <= at < until``."""
 
     after: int = 0
     limit: int = 100
     type: str | None = None
     subject: str | None = None
     actor: str | None = None
+    before: int | None = None
+    newest_first: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 class StoreTransaction(Protocol):
@@ -135,6 +141,18 @@ class StoreTransaction(Protocol):
     def save_policy(self, document: dict[str, object], at: datetime) -> None: ...
 
     def events(self, query: EventQuery) -> list[Event]: ...
+
+    def tokens_by_ids(self, ids: Collection[str]) -> list[TokenRecord]:
+        """The tokens among ``ids`` that exist, in one read (unknown ids are left out)."""
+        ...
+
+    def sessions_by_ids(self, ids: Collection[str]) -> list[SessionRecord]:
+        """The sessions among ``ids`` that exist, in one read."""
+        ...
+
+    def users_by_ids(self, ids: Collection[str]) -> list[UserRecord]:
+        """The users among ``ids`` that exist, in one read."""
+        ...
 
 
 class Store(Protocol):

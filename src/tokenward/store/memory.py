@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -169,15 +169,32 @@ class _MemoryTransaction:
         self.state.policy = dict(document)
 
     def events(self, query: EventQuery) -> list[Event]:
-        found = [
-            e
-            for e in self.state.events
-            if (e.seq or 0) > query.after
-            and query.type in (None, e.type)
-            and query.subject in (None, e.subject)
-            and query.actor in (None, e.actor)
-        ]
+        found = [e for e in self.state.events if _matches(query, e)]
+        if query.newest_first:
+            found.reverse()
         return found[: query.limit]
+
+    def tokens_by_ids(self, ids: Collection[str]) -> list[TokenRecord]:
+        return [self.state.tokens[i] for i in set(ids) if i in self.state.tokens]
+
+    def sessions_by_ids(self, ids: Collection[str]) -> list[SessionRecord]:
+        return [self.state.sessions[i] for i in set(ids) if i in self.state.sessions]
+
+    def users_by_ids(self, ids: Collection[str]) -> list[UserRecord]:
+        return [self.state.users[i] for i in set(ids) if i in self.state.users]
+
+
+def _matches(query: EventQuery, event: Event) -> bool:
+    seq = event.seq or 0
+    return (
+        seq > query.after
+        and (query.before is None or seq < query.before)
+        and query.type in (None, event.type)
+        and query.subject in (None, event.subject)
+        and query.actor in (None, event.actor)
+        and (query.since is None or event.at >= query.since)
+        and (query.until is None or event.at < query.until)
+    )
 
 
 class MemoryStore:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -342,17 +342,38 @@ class _SqlTransaction:
             self.conn.execute(policy.insert().values(id=1, document=document, updated_at=at))
 
     def events(self, query: EventQuery) -> list[Event]:
-        c = events.c
-        stmt = events.select().where(c.seq > query.after)
-        for column, value in (
-            (c.type, query.type),
-            (c.subject, query.subject),
-            (c.actor, query.actor),
-        ):
-            if value is not None:
-                stmt = stmt.where(column == value)
-        stmt = stmt.order_by(c.seq).limit(query.limit)
+        stmt = events.select().where(*event_filters(query))
+        order = events.c.seq.desc() if query.newest_first else events.c.seq
+        stmt = stmt.order_by(order).limit(query.limit)
         return [_event(row) for row in self.conn.execute(stmt)]
+
+    def tokens_by_ids(self, ids: Collection[str]) -> list[TokenRecord]:
+        stmt = tokens.select().where(tokens.c.id.in_(sorted(ids)))
+        return [token_record(row) for row in self.conn.execute(stmt)] if ids else []
+
+    def sessions_by_ids(self, ids: Collection[str]) -> list[SessionRecord]:
+        stmt = sessions.select().where(sessions.c.id.in_(sorted(ids)))
+        return [_session(row) for row in self.conn.execute(stmt)] if ids else []
+
+    def users_by_ids(self, ids: Collection[str]) -> list[UserRecord]:
+        stmt = users.select().where(users.c.id.in_(sorted(ids)))
+        return [_user(row) for row in self.conn.execute(stmt)] if ids else []
+
+
+def event_filters(query: EventQuery) -> list[sa.ColumnElement[bool]]:
+    """The WHERE clauses of ``query``: every one of them must hold."""
+    c = events.c
+    clauses = [c.seq > query.after]
+    for column, value in ((c.type, query.type), (c.subject, query.subject), (c.actor, query.actor)):
+        if value is not None:
+            clauses.append(column == value)
+    if query.before is not None:
+        clauses.append(c.seq < query.before)
+    if query.since is not None:
+        clauses.append(c.at >= query.since)
+    if query.until is not None:
+        clauses.append(c.at < query.until)
+    return clauses
 
 
 def _asdict(record: Any) -> dict[str, Any]:

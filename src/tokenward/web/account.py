@@ -55,7 +55,15 @@ def _login_form(
     if not _BINDING.fullmatch(binding):
         binding = secrets.token_urlsafe(32)
     response = render(
-        "login.html", status, login_token=binding, error=error, username=username, title="Log in"
+        "login.html",
+        status,
+        login_token=binding,
+        error=error,
+        username=username,
+        title="Log in",
+        # A refused login answers the post itself; its history entry becomes the plain page,
+        # so that Back after logging in never asks to send the form again.
+        replace_url="/ui/login" if error else None,
     )
     response.set_cookie(
         LOGIN_COOKIE,
@@ -124,5 +132,7 @@ def logout_all(viewer: Viewer, form: FormData) -> Response:
     """End every session of this person, and revoke all their tokens if asked."""
     revoke = form.get("revoke_tokens") == "yes"
     done = viewer.rt.sessions.logout_all(viewer.user_id, revoke_tokens=revoke, by=viewer.actor)
-    response = render("logged_out_all.html", done=done, title="Logged out everywhere")
+    response = render(
+        "logged_out_all.html", done=done, title="Logged out everywhere", replace_url="/ui/login"
+    )
     return _ended(viewer, response)

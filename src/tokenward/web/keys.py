@@ -10,23 +10,19 @@ from tokenward.domain.errors import InvalidInput
 from tokenward.domain.tokens import TokenKind
 from tokenward.service import NewToken
 from tokenward.web.admin_audit import audit_failure
+from tokenward.web.flash import Flash, carried, redirect_with, shown
 from tokenward.web.forms import Viewer, admin_action, admin_page, form_text
 from tokenward.web.once import acts_once
 from tokenward.web.org_tokens import revoke_for, revoke_page_for, usernames
 from tokenward.web.pages import render
-from tokenward.web.tokens import PAGE_SIZE, not_found, secret_page, status_filter
+from tokenward.web.tokens import PAGE_SIZE, not_found, scope_choices, secret_page, status_filter
 
 __all__ = ["create", "listing", "revoke", "revoke_page"]
 
 BASE = "/ui/admin/keys"
 
 
-def _keys_page(
-    viewer: Viewer,
-    status: int = 200,
-    errors: dict[str, str] | None = None,
-    values: dict[str, object] | None = None,
-) -> Response:
+def _keys_page(viewer: Viewer, flash: Flash) -> Response:
     rule = viewer.rt.policies.current().admin_key
     try:
         found = viewer.rt.tokens.list(
@@ -38,25 +34,26 @@ def _keys_page(
         )
     except InvalidInput:
         return not_found(viewer)
+    values = flash.values or {"label": "", "days": str(rule.default_days), "scopes": ["admin"]}
     return render(
         "admin/keys.html",
-        status,
         viewer=viewer,
         section="keys",
         title="Admin API keys",
         page=found,
         names=usernames(viewer),
         rule=rule,
-        scopes=sorted(viewer.rt.tokens.scopes_for(TokenKind.ADMIN)),
-        errors=errors or {},
-        values=values or {"label": "", "days": str(rule.default_days), "scopes": ["admin"]},
+        scopes=scope_choices(viewer, TokenKind.ADMIN),
+        errors=flash.errors,
+        values=values,
         now=viewer.rt.clock.now(),
     )
 
 
 @admin_page
 def listing(viewer: Viewer) -> Response:
-    return _keys_page(viewer)
+    """Every admin key, and the form to create one (as typed, when it comes back refused)."""
+    return shown(viewer, _keys_page(viewer, carried(viewer)))
 
 
 @admin_action
@@ -80,7 +77,7 @@ def create(viewer: Viewer, form: FormData) -> Response:
         field = "days" if error.field == "expires_in_days" else error.field
         names = {"days": "Lifetime", "label": "Label", "scopes": "Scopes"}
         message = f"{names.get(field, field)}: {error.message}."
-        return _keys_page(viewer, 422, {field: message}, values)
+        return redirect_with(viewer, BASE, Flash(values, {field: message}))
     return secret_page(viewer, created, back=BASE)
 
 

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from tokenward.web.flash import is_refusal
 from tokenward.web.forms import ActionView, Viewer
 from tokenward.web.pages import new_form_id, render
 
@@ -72,8 +73,8 @@ def acts_once(view: ActionView) -> ActionView:
         except BaseException:
             SENT.release(form_id)
             raise
-        if response.status_code >= 400:  # the form comes back with its errors and a new id
-            SENT.release(form_id)
+        if response.status_code >= 400 or is_refusal(response):
+            SENT.release(form_id)  # nothing was done: the form comes back with a new id
         return response
 
     return guarded

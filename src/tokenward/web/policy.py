@@ -9,11 +9,13 @@ from starlette.responses import Response
 from tokenward.domain.errors import InvalidInput
 from tokenward.domain.policy import ABSOLUTE_MAX_DAYS, Policy
 from tokenward.web.admin_audit import audit_failure
+from tokenward.web.flash import Flash, carried, redirect_with, shown
 from tokenward.web.forms import Viewer, admin_action, admin_page, form_text
 from tokenward.web.pages import render
 
 __all__ = ["FIELDS", "edit", "view"]
 
+BASE = "/ui/admin/policy"
 # Form field name → the policy document's field (the service's names in its errors).
 FIELDS = {
     "user_default_days": "user_token.default_days",
@@ -29,6 +31,7 @@ _NAMES = {
     "admin_default_days": "Admin keys' default lifetime",
     "admin_max_days": "Admin keys' maximum lifetime",
     "reminder_days": "Expiry reminders",
+    "revoke_family_on_reuse": "Reuse of a rotated token",
 }
 
 
@@ -40,32 +43,30 @@ def _values(policy: Policy) -> dict[str, str]:
         "admin_default_days": str(policy.admin_key.default_days),
         "admin_max_days": str(policy.admin_key.max_days),
         "reminder_days": ", ".join(str(d) for d in sorted(policy.reminder_days, reverse=True)),
+        "revoke_family_on_reuse": "yes" if policy.revoke_family_on_reuse else "",
     }
 
 
-def _form_page(
-    viewer: Viewer,
-    values: dict[str, str],
-    errors: dict[str, str] | None = None,
-    notice: str | None = None,
-) -> Response:
+def _form_page(viewer: Viewer, values: dict[str, str], flash: Flash) -> Response:
     return render(
         "admin/policy.html",
-        422 if errors else 200,
         viewer=viewer,
         section="policy",
         title="Lifetime policy",
         values=values,
-        errors=errors or {},
-        notice=notice,
+        errors=flash.errors,
+        notice=flash.notice,
         absolute_max=ABSOLUTE_MAX_DAYS,
-        replace_url="/ui/admin/policy" if notice else None,
     )
 
 
 @admin_page
 def view(viewer: Viewer) -> Response:
-    return _form_page(viewer, _values(viewer.rt.policies.current()))
+    """The policy in force, or the form as typed with its error when it comes back refused."""
+    flash = carried(viewer)
+    stored = _values(viewer.rt.policies.current())
+    values = {name: flash.text(name) for name in stored} if flash.errors else stored
+    return shown(viewer, _form_page(viewer, values, flash))
 
 
 @admin_action
@@ -77,8 +78,9 @@ def edit(viewer: Viewer, form: FormData) -> Response:
     except InvalidInput as error:
         audit_failure(viewer, f"{error.field}: {error.message}")
         field = _form_field(error.field)
-        return _form_page(viewer, values, {field: f"{_NAMES[field]}: {error.message}."})
-    return _form_page(viewer, _values(viewer.rt.policies.current()), notice="Policy saved.")
+        errors = {field: f"{_NAMES[field]}: {error.message}."}
+        return redirect_with(viewer, BASE, Flash(values, errors))
+    return redirect_with(viewer, BASE, Flash(notice="Policy saved."))
 
 
 def _document(values: dict[str, str]) -> dict[str, object]:
@@ -101,6 +103,7 @@ def _document(values: dict[str, str]) -> dict[str, object]:
             "max_days": days["admin_max_days"],
         },
         "reminder_days": reminders,
+        "revoke_family_on_reuse": values["revoke_family_on_reuse"] == "yes",
     }
 
 
@@ -119,4 +122,6 @@ def _form_field(document_field: str) -> str:
         return "reminder_days"
     if document_field == "user_token.allow_no_expiry":
         return "user_allow_no_expiry"
+    if document_field == "revoke_family_on_reuse":
+        return document_field
     return "user_default_days"

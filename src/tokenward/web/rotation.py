@@ -9,7 +9,9 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from tokenward.domain.errors import Conflict, InvalidInput, NotFound
+from tokenward.domain.tokens import is_id
 from tokenward.web import times
+from tokenward.web.flash import Flash, carried, redirect_with, shown
 from tokenward.web.forms import Viewer, action, page
 from tokenward.web.once import acts_once
 from tokenward.web.pages import render
@@ -27,7 +29,10 @@ GRACES = {
 
 @page
 def rotate_page(viewer: Viewer) -> Response:
-    return _rotate_form(viewer, "3600", None)
+    """The form; its grace as chosen, and why not, when it comes back refused."""
+    flash = carried(viewer)
+    error = flash.errors.get("grace")
+    return shown(viewer, _rotate_form(viewer, flash.text("grace", "3600"), error))
 
 
 def _rotate_form(viewer: Viewer, grace: str, error: str | None) -> Response:
@@ -37,7 +42,6 @@ def _rotate_form(viewer: Viewer, grace: str, error: str | None) -> Response:
         return not_found(viewer)
     return render(
         "token_rotate.html",
-        422 if error else 200,
         viewer=viewer,
         section="tokens",
         title="Rotate a token",
@@ -54,12 +58,14 @@ def _rotate_form(viewer: Viewer, grace: str, error: str | None) -> Response:
 def rotate(viewer: Viewer, form: FormData) -> Response:
     """A new token with the old one's label, scopes and lifetime length; its secret is shown
     once, like a created one's."""
-    grace = form.get("grace")
+    token_id, grace = viewer.path_param("token_id"), form.get("grace")
+    if not is_id(token_id, "tok"):  # the path goes back into a redirect: only an id may
+        return not_found(viewer)
     if not isinstance(grace, str) or grace not in GRACES:
-        return _rotate_form(viewer, "3600", "Grace period: choose one of the periods offered.")
+        return _refused(viewer, "3600", "Grace period: choose one of the periods offered.")
     try:
         done = viewer.rt.tokens.rotate(
-            viewer.path_param("token_id"),
+            token_id,
             owner_id=viewer.user_id,
             by=viewer.actor,
             grace=GRACES[grace][1],
@@ -67,8 +73,14 @@ def rotate(viewer: Viewer, form: FormData) -> Response:
     except NotFound:
         return not_found(viewer)
     except InvalidInput as error:
-        return _rotate_form(viewer, grace, f"Grace period: {error.message}.")
+        return _refused(viewer, grace, f"Grace period: {error.message}.")
     except Conflict as error:  # revoked, expired or already rotated meanwhile
-        return _rotate_form(viewer, grace, f"This token cannot be rotated: {error}.")
+        return _refused(viewer, grace, f"This token cannot be rotated: {error}.")
     rotated = {"grace": GRACES[grace][0], "until": times.utc(done.grace_until)}
     return secret_page(viewer, done.created, back="/ui/tokens", rotated=rotated)
+
+
+def _refused(viewer: Viewer, grace: str, error: str) -> Response:
+    """Back to the form (post/redirect/get), which says why."""
+    path = f"/ui/tokens/{viewer.path_param('token_id')}/rotate"
+    return redirect_with(viewer, path, Flash({"grace": grace}, {"grace": error}))

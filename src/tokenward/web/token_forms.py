@@ -19,6 +19,8 @@ from tokenward.web.forms import form_text
 __all__ = ["PRESETS", "TokenForm", "field_error", "presets", "read_token_form"]
 
 PRESETS = (7, 30, 90, 365)
+# A date field sends YYYY-MM-DD whatever it shows (mm/dd/yyyy, dd.mm.yyyy…): name no format.
+_NO_DAY = "choose a day in the date field"
 # The service names fields as the API does; the form has fewer, friendlier ones.
 _FIELD_OF = {
     "expires_in_days": "lifetime",
@@ -39,8 +41,19 @@ class TokenForm:
 
     label: str = ""
     lifetime: str = ""  # a number of days, "date", "never", or "" for the policy default
-    expires_on: str = ""  # YYYY-MM-DD, when lifetime is "date"
+    expires_on: str = ""  # YYYY-MM-DD (what a date field sends), when lifetime is "date"
     scopes: tuple[str, ...] = ()
+
+    @classmethod
+    def from_values(cls, values: dict[str, object]) -> TokenForm:
+        """The form again from its fields as a flash carried them (see tokenward.web.flash)."""
+        scopes = values.get("scopes")
+        return cls(
+            label=str(values.get("label", "")),
+            lifetime=str(values.get("lifetime", "")),
+            expires_on=str(values.get("expires_on", "")),
+            scopes=tuple(str(s) for s in scopes) if isinstance(scopes, list) else (),
+        )
 
     def request(self) -> NewToken:
         """The service's request, or :class:`InvalidInput` naming this form's field."""
@@ -84,7 +97,7 @@ def _day_start(value: str) -> datetime:
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput("expires_on", "must be a date written as YYYY-MM-DD") from None
+        raise InvalidInput("expires_on", _NO_DAY) from None
     if len(value) != 10:  # fromisoformat also takes 20260105; a person typing that erred
-        raise InvalidInput("expires_on", "must be a date written as YYYY-MM-DD")
+        raise InvalidInput("expires_on", _NO_DAY)
     return datetime.combine(day, time(0, 0), tzinfo=UTC)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
+
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from tokenward.domain.errors import InvalidInput, NotFound
 from tokenward.domain.model import TokenRecord, TokenStatus
+from tokenward.domain.scopes import describe
 from tokenward.domain.tokens import TokenKind
 from tokenward.service import CreatedToken, Revocation
+from tokenward.web.flash import Flash, carried, redirect_with, shown
 from tokenward.web.forms import Viewer, action, page
 from tokenward.web.once import acts_once
 from tokenward.web.pages import render
@@ -24,6 +29,7 @@ __all__ = [
     "revoke_confirmation",
     "revoke_page",
     "revoked_page",
+    "scope_choices",
     "secret_page",
 ]
 
@@ -64,16 +70,19 @@ def listing(viewer: Viewer) -> Response:
 
 @page
 def create_page(viewer: Viewer) -> Response:
-    return _create_form(viewer, TokenForm(), {})
+    """The form, as it was typed and with its errors when it comes back refused."""
+    flash = carried(viewer)
+    values = TokenForm.from_values(flash.values) if flash.errors else TokenForm()
+    return shown(viewer, _create_form(viewer, values, flash.errors))
 
 
 def _create_form(viewer: Viewer, values: TokenForm, errors: dict[str, str]) -> Response:
     rule = viewer.rt.policies.current().user_token
     if not values.lifetime and not errors:
-        values = TokenForm(values.label, str(rule.default_days), values.expires_on, values.scopes)
+        values = dataclasses.replace(values, lifetime=str(rule.default_days))
+    today = viewer.rt.clock.now().date()
     return render(
         "token_new.html",
-        422 if errors else 200,
         viewer=viewer,
         section="tokens",
         title="Create a token",
@@ -81,20 +90,30 @@ def _create_form(viewer: Viewer, values: TokenForm, errors: dict[str, str]) -> R
         errors=errors,
         rule=rule,
         presets=presets(rule),
-        scopes=sorted(viewer.rt.tokens.scopes_for(TokenKind.USER)),
+        scopes=scope_choices(viewer, TokenKind.USER),
+        first_day=today + timedelta(days=1),
+        last_day=today + timedelta(days=rule.max_days),
     )
+
+
+def scope_choices(viewer: Viewer, kind: TokenKind) -> list[tuple[str, str]]:
+    """The scopes a token of ``kind`` may carry, by name, each with its description."""
+    described = viewer.rt.settings.scope_descriptions
+    return [(s, describe(s, described)) for s in sorted(viewer.rt.tokens.scopes_for(kind))]
 
 
 @action
 @acts_once
 def create(viewer: Viewer, form: FormData) -> Response:
-    """Create a token and show its secret once, in this answer only (never in a URL)."""
+    """Create a token and show its secret once, in this answer only (never in a URL); a
+    refused form goes back to its page (post/redirect/get)."""
     values = read_token_form(form)
     try:
         created = viewer.rt.tokens.create(viewer.principal.user, values.request(), by=viewer.actor)
     except InvalidInput as error:
         field, message = field_error(error)
-        return _create_form(viewer, values, {field: message})
+        flash = Flash(dataclasses.asdict(values), {field: message})
+        return redirect_with(viewer, "/ui/tokens/create", flash)
     return secret_page(viewer, created, back="/ui/tokens")
 
 

@@ -8,7 +8,9 @@ from starlette.responses import Response
 
 from tokenward.domain.errors import Conflict, InvalidInput, NotFound
 from tokenward.domain.model import UserRecord
+from tokenward.passwords import MAX_LENGTH, MIN_LENGTH
 from tokenward.web.admin_audit import audit_failure
+from tokenward.web.flash import Flash, carried, redirect_with, shown
 from tokenward.web.forms import Viewer, admin_action, admin_page, form_text
 from tokenward.web.pages import render
 from tokenward.web.tokens import not_found
@@ -16,38 +18,33 @@ from tokenward.web.tokens import not_found
 __all__ = ["create", "deactivate", "deactivate_page", "listing", "reactivate"]
 
 
-def _users_page(
-    viewer: Viewer,
-    *,
-    status: int = 200,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    notice: str | None = None,
-    problem: str | None = None,
-) -> Response:
+BASE = "/ui/admin/users"
+
+
+def _users_page(viewer: Viewer, flash: Flash) -> Response:
     return render(
         "admin/users.html",
-        status,
         viewer=viewer,
         section="users",
         title="Users",
         users=viewer.rt.accounts.list(),
-        errors=errors or {},
-        values=values or {"username": "", "is_admin": "", "email": ""},
-        notice=notice,
-        problem=problem,
-        replace_url="/ui/admin/users" if notice else None,
+        errors=flash.errors,
+        values={name: flash.text(name) for name in ("username", "is_admin", "email")},
+        notice=flash.notice,
+        problem=flash.problem,
+        password_rule=(MIN_LENGTH, MAX_LENGTH),
     )
 
 
 @admin_page
 def listing(viewer: Viewer) -> Response:
     """Every user with their status and number of active tokens, and the new-user form."""
-    return _users_page(viewer)
+    return shown(viewer, _users_page(viewer, carried(viewer)))
 
 
 @admin_action
 def create(viewer: Viewer, form: FormData) -> Response:
+    """Add a user; a refused form goes back as typed (the password aside), naming the field."""
     values = {
         "username": form_text(form, "username"),
         "is_admin": form_text(form, "is_admin"),
@@ -64,12 +61,12 @@ def create(viewer: Viewer, form: FormData) -> Response:
     except InvalidInput as error:
         audit_failure(viewer, f"{error.field}: {error.message}")
         errors = {error.field: f"{error.field.capitalize()}: {error.message}."}
-        return _users_page(viewer, status=422, errors=errors, values=values)
+        return redirect_with(viewer, BASE, Flash(values, errors))
     except Conflict as error:
         audit_failure(viewer, str(error))
         errors = {"username": f"Username: {error}."}
-        return _users_page(viewer, status=409, errors=errors, values=values)
-    return _users_page(viewer, notice=f"Created {user.username}.")
+        return redirect_with(viewer, BASE, Flash(values, errors))
+    return redirect_with(viewer, BASE, Flash(notice=f"Created {user.username}."))
 
 
 def _user_and_count(viewer: Viewer) -> tuple[UserRecord, int] | None:
@@ -105,7 +102,7 @@ def deactivate(viewer: Viewer, form: FormData) -> Response:
         return not_found(viewer)
     except Conflict as error:
         audit_failure(viewer, str(error))
-        return _users_page(viewer, status=409, problem=f"Not deactivated: {error}.")
+        return redirect_with(viewer, BASE, Flash(problem=f"Not deactivated: {error}."))
     settled = viewer.rt.receipts.wait_for(done.seq, done.effective_by)
     return render(
         "admin/user_deactivated.html",
@@ -114,7 +111,7 @@ def deactivate(viewer: Viewer, form: FormData) -> Response:
         title="User deactivated",
         done=done,
         settled=settled,
-        replace_url="/ui/admin/users",
+        replace_url=BASE,
     )
 
 
@@ -126,6 +123,5 @@ def reactivate(viewer: Viewer, form: FormData) -> Response:
     except NotFound:
         audit_failure(viewer, "not found")
         return not_found(viewer)
-    return _users_page(
-        viewer, notice=f"Reactivated {user.username}. Their revoked tokens stay revoked."
-    )
+    notice = f"Reactivated {user.username}. Their revoked tokens stay revoked."
+    return redirect_with(viewer, BASE, Flash(notice=notice))
