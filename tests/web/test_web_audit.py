@@ -113,7 +113,7 @@ def test_summaries_say_what_happened_per_event_type(
     runtime.tokens.rotate(token.record.id, owner_id=None, by=CLI, grace=timedelta(hours=1))
     runtime.accounts.deactivate(bob.id, CLI)
     runtime.accounts.reactivate(bob.id, CLI)
-    document = {
+    document: dict[str, object] = {
         "user_token": {"default_days": 30, "max_days": 90, "allow_no_expiry": False},
         "admin_key": {"default_days": 7, "max_days": 365},
         "reminder_days": [7, 1],

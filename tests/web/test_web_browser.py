@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from browser_support import log_in
-from playwright.sync_api import Page
+from playwright.sync_api import Dialog, Page
 
 from e2e.server import Server, free_port
 
@@ -88,7 +88,12 @@ def test_a_token_created_in_the_browser_works_on_the_api_until_revoked_there(
 def test_a_label_holding_a_script_renders_as_text(new_page: Callable[..., Page]) -> None:
     page = new_page()
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def dismissed(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismissed)
     log_in(page)
     label = '<script>alert("label")</script><img src=x onerror=alert("img")>'
     create_token(page, label)
@@ -133,7 +138,7 @@ def attacker(server: Server) -> Iterator[Callable[[str], str]]:
     """``attacker(target)``: the URL of another origin (another port) whose pages post forms
     to ``target`` + ``/revoke`` or ``/create``."""
     port = free_port()
-    handler = type("Attacker", (_Attacker,), {})
+    handler: type[_Attacker] = type("Attacker", (_Attacker,), {})
     site = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     thread = threading.Thread(target=site.serve_forever, daemon=True)
     thread.start()

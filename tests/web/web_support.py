@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from httpx import Response
+from httpx2 import Response
 from starlette.testclient import TestClient
 
 from tokenward.runtime import Runtime
