@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -70,12 +71,24 @@ def database_url(
 
 
 @pytest.fixture
-def runtime(database_url: str, clock: FakeClock) -> Iterator[Runtime]:
+def settings_overrides() -> dict[str, Any]:
+    """Settings of the shared ``runtime`` beyond its defaults: a test module overrides this
+    fixture to change them for all its tests."""
+    return {}
+
+
+@pytest.fixture
+def runtime(
+    database_url: str, clock: FakeClock, settings_overrides: dict[str, Any]
+) -> Iterator[Runtime]:
     """Services over a migrated SQLite file in the test's own directory."""
     # Failure limits are off here (tests send many bad credentials on purpose); the tests of
     # the limits build their own runtime with them on.
     settings = Settings(
-        database_url=database_url, failed_auth_per_minute=0, failed_logins_per_minute=0
+        database_url=database_url,
+        failed_auth_per_minute=0,
+        failed_logins_per_minute=0,
+        **settings_overrides,
     )
     store = SqlStore(database_url)
     rt = Runtime.build(

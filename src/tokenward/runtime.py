@@ -17,6 +17,7 @@ from tokenward.service import AccountService, TokenService
 from tokenward.service.alarms import TokenAlarms
 from tokenward.service.audit import AuditService
 from tokenward.service.authentication import Authenticator
+from tokenward.service.credentials import PasswordService
 from tokenward.service.flusher import Flusher
 from tokenward.service.leaks import LeakService
 from tokenward.service.policies import PolicyService
@@ -44,6 +45,7 @@ class Runtime:
     verification: TokenVerifier  # who a presented token secret belongs to
     sessions: SessionService
     authenticator: Authenticator  # who a request is: tokens, session cookies, refusals
+    credentials: PasswordService  # changing and resetting passwords
     policies: PolicyService
     audit: AuditService
     failed_auth: FailureLimiter  # per client address, for presented credentials that fail
@@ -101,6 +103,7 @@ class Runtime:
             verification=verification,
             sessions=sessions,
             authenticator=authenticator,
+            credentials=PasswordService(store, clock, passwords, logins),
             policies=policies,
             audit=AuditService(store, clock),
             failed_auth=failed_auth,

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from tokenward.domain.addresses import Network, parse_networks
 from tokenward.domain.errors import InvalidInput
 from tokenward.domain.policy import LifetimeRule, Policy
 from tokenward.domain.scopes import DEFAULT_RESOURCE_SCOPES, parse_scope_list
@@ -17,6 +18,7 @@ from tokenward.domain.scopes import DEFAULT_RESOURCE_SCOPES, parse_scope_list
 __all__ = ["Settings", "SettingsError"]
 
 DEFAULT_DATABASE_URL = "sqlite:///./tokenward.db"
+_METRICS_TOKEN_MIN = 32  # e.g. 24 random bytes in base64: beyond guessing
 
 
 class SettingsError(ValueError):
@@ -54,6 +56,10 @@ class Settings:
     smtp_password: str | None = dataclasses.field(default=None, repr=False)
     email_from: str = "tokenward@localhost"
     smtp_ca_file: str | None = None  # PEM CAs to trust for STARTTLS; None: the system's
+    # Ranges webhooks may reach although they are not public (loopback, private, …).
+    webhook_allowed_networks: tuple[Network, ...] = ()
+    # GET /metrics: the bearer secret a scraper sends; None: loopback clients only.
+    metrics_token: str | None = dataclasses.field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         _refuse_cleartext_login(self)  # settings built in code too, not only from_env
@@ -95,6 +101,8 @@ class Settings:
             last_used_flush=timedelta(
                 seconds=reader.integer("TOKENWARD_LAST_USED_FLUSH_SECONDS", 60, 1, 3600)
             ),
+            webhook_allowed_networks=reader.networks("TOKENWARD_WEBHOOK_ALLOWED_NETWORKS"),
+            metrics_token=reader.secret("TOKENWARD_METRICS_TOKEN", _METRICS_TOKEN_MIN),
             **reader.notifications(),
         )
 
@@ -157,6 +165,28 @@ class _Reader:
         if raw and not raw.startswith(("redis://", "rediss://", "unix://")):
             raise SettingsError(f"{name} must be a redis:// URL (or unset), got another scheme")
         return raw or None
+
+    def networks(self, name: str) -> tuple[Network, ...]:
+        """Comma-separated CIDR ranges (``10.1.0.0/16, fd00::/8``; an address is a /32 or
+        /128)."""
+        try:
+            return parse_networks(self.env.get(name, "").split(","))
+        except ValueError as error:
+            raise SettingsError(
+                f"{name}: {error} (expected CIDR ranges, comma-separated)"
+            ) from None
+
+    def secret(self, name: str, minimum: int) -> str | None:
+        """A secret sent in a header: printable ASCII without spaces, at least ``minimum``
+        characters (the message never quotes it)."""
+        raw = self.env.get(name, "")
+        if raw == "":
+            return None
+        if len(raw) < minimum or not all("!" <= c <= "~" for c in raw):
+            raise SettingsError(
+                f"{name} must be at least {minimum} printable ASCII characters without spaces"
+            )
+        return raw
 
     def tristate(self, name: str) -> bool | None:
         """``auto`` (or unset) is None; otherwise a boolean."""

@@ -100,7 +100,8 @@ def test_this_nodes_uses_show_in_the_lists_before_they_are_written(
 
 
 def _writes(client: TestClient) -> float:
-    for line in client.get("/metrics").text.splitlines():
+    local = TestClient(client.app, client=("127.0.0.1", 50000))  # /metrics: loopback only
+    for line in local.get("/metrics").text.splitlines():
         if line.startswith("tokenward_store_writes_total "):
             return float(line.split()[1])
     raise AssertionError("no tokenward_store_writes_total on /metrics")

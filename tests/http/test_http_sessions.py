@@ -51,11 +51,12 @@ def root(runtime: Runtime) -> UserRecord:
     return make_user(runtime, "root", is_admin=True)
 
 
-def _cookie_attributes(set_cookie: str) -> tuple[str, set[str]]:
-    """The value and the (lower-cased) attributes of one ``Set-Cookie`` header."""
+def _cookie_attributes(set_cookie: str, expected: str = "tw_session") -> tuple[str, set[str]]:
+    """The value and the (lower-cased) attributes of one ``Set-Cookie`` header named
+    ``expected``."""
     first, *attributes = (part.strip() for part in set_cookie.split(";"))
     name, _, value = first.partition("=")
-    assert name == "tw_session"
+    assert name == expected
     return value, {attribute.lower() for attribute in attributes}
 
 
@@ -100,12 +101,12 @@ def test_get_session_is_not_cacheable(web: TestClient, alice: UserRecord) -> Non
     assert response.headers["cache-control"] == "no-store"
 
 
-def _login_cookie(runtime: Runtime, base_url: str) -> set[str]:
-    """The attributes of the cookie that a login over ``base_url`` sets."""
+def _login_cookie(runtime: Runtime, base_url: str, name: str = "tw_session") -> set[str]:
+    """The attributes of the cookie, named ``name``, that a login over ``base_url`` sets."""
     with web_client(runtime, base_url) as client:
         response = client.post("/v1/session", json={"username": "alice", "password": PASSWORD})
     assert response.status_code == 200
-    return _cookie_attributes(response.headers["set-cookie"])[1]
+    return _cookie_attributes(response.headers["set-cookie"], name)[1]
 
 
 def test_plain_http_on_loopback_drops_only_the_secure_flag(
@@ -117,12 +118,13 @@ def test_plain_http_on_loopback_drops_only_the_secure_flag(
         assert {"httponly", "samesite=lax", "path=/"} <= attributes
 
 
-def test_the_cookie_is_secure_httponly_and_samesite_lax_everywhere_else(
+def test_the_cookie_is_secure_httponly_samesite_lax_and_host_prefixed_everywhere_else(
     runtime: Runtime, alice: UserRecord
 ) -> None:
+    """``__Host-``: only this host, over HTTPS, may set it (no Domain, path /)."""
     everywhere = ["https://testserver", "https://127.0.0.1", "http://testserver"]
     for base_url in [*everywhere, "http://tokens.example.com", "http://10.1.2.3"]:
-        assert _login_cookie(runtime, base_url) == {
+        assert _login_cookie(runtime, base_url, "__Host-tw_session") == {
             "secure",
             "httponly",
             "samesite=lax",
@@ -139,7 +141,7 @@ def test_cookie_secure_setting_overrides_the_loopback_exception(
     with web_client(rt) as client:
         response = client.post("/v1/session", json={"username": "alice", "password": PASSWORD})
     assert response.status_code == 200
-    assert "secure" in _cookie_attributes(response.headers["set-cookie"])[1]
+    assert "secure" in _cookie_attributes(response.headers["set-cookie"], "__Host-tw_session")[1]
 
 
 def test_wrong_password_unknown_user_deactivated_user_and_bad_name_get_one_identical_401(

@@ -18,6 +18,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from tokenward.domain.addresses import parse_networks
 from tokenward.domain.model import UserRecord
 from tokenward.domain.scopes import ADMIN
 from tokenward.domain.tokens import TokenKind
@@ -27,6 +28,8 @@ from tokenward.service import CreatedToken, NewToken
 from tokenward.settings import Settings
 from tokenward.store.sql import SqlStore
 from tokenward.testing import DEFAULT_PASSWORD, TEST_ACTOR, FakeClock
+
+LOOPBACK_NETWORKS = parse_networks(["127.0.0.0/8", "::1/128"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,9 +42,10 @@ class Received:
 
 
 class WebhookReceiver:
-    """A threaded HTTP server that records every POST; the first ``fail_first`` get 503."""
+    """A threaded HTTP server on ``host:port`` (0: a free port) that records every POST; the
+    first ``fail_first`` get 503."""
 
-    def __init__(self, fail_first: int = 0) -> None:
+    def __init__(self, fail_first: int = 0, host: str = "127.0.0.1", port: int = 0) -> None:
         self.fail_first = fail_first
         self.received: list[Received] = []
         self.lock = threading.Lock()
@@ -60,8 +64,9 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/tokenward"
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.port: int = self.server.server_address[1]
+        self.url = f"http://{host}:{self.port}/hooks/tokenward"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> WebhookReceiver:
@@ -175,6 +180,7 @@ def node(
         failed_auth_per_minute=0,
         failed_logins_per_minute=0,
         email_from="tokens@example.org",
+        webhook_allowed_networks=LOOPBACK_NETWORKS,  # the receivers here listen on loopback
         **smtp,
     )
     rt = Runtime.build(

@@ -99,6 +99,7 @@ def test_two_serving_nodes_deliver_each_event_once_and_take_over(
             "TOKENWARD_SMTP_HOST": "127.0.0.1",
             "TOKENWARD_SMTP_PORT": str(smtp_port),
             "TOKENWARD_SMTP_STARTTLS": "false",
+            "TOKENWARD_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",  # the receiver's loopback
         }
         with _serve(tmp_path, env, "a") as a, _serve(tmp_path, env, "b") as b:
             key = _cli(env, tmp_path, "key", "create", "--label", "ops")

@@ -8,6 +8,7 @@ import dataclasses
 from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sdk_client_support import (
@@ -21,6 +22,7 @@ from sdk_client_support import (
 
 import tokenward.sdk as sdk
 from tokenward.domain import tokens as token_format
+from tokenward.domain.addresses import parse_networks
 from tokenward.domain.model import UserRecord
 from tokenward.domain.tokens import TokenKind
 from tokenward.runtime import Runtime
@@ -43,6 +45,12 @@ NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)  # FakeClock's start
 UNKNOWN_TOKEN = token_format.generate(TokenKind.USER)  # well-formed, never stored
 SOURCE = "https://gist.example/leak"
 HOOK_URL = "https://hooks.example.org/tw?key=receivers-own-key"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """The delivery-log test's dead receiver is on loopback: open that range on purpose."""
+    return {"webhook_allowed_networks": parse_networks(["127.0.0.0/8"])}
 
 
 @pytest.fixture

@@ -11,14 +11,15 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from browser_support import log_in
+from browser_support import PHONE, log_in
 from playwright.sync_api import Dialog, Page
 
-from e2e.server import Server, free_port
+from e2e.server import ADMIN_PASSWORD, Server, free_port
 
 pytestmark = pytest.mark.slow
 
 BOB_PASSWORD = "bob-has-a-long-password"
+CAROL_PASSWORD = "carol-has-a-long-password"
 ADMIN_PAGES = ["users", "tokens", "keys", "audit", "policy"]
 
 
@@ -118,6 +119,13 @@ class _Attacker(http.server.BaseHTTPRequestHandler):
                 '<input name="label" value="forged"><input name="lifetime" value="365">'
                 '<input name="scopes" value="read"><input name="csrf_token" value="guessed">',
             ),
+            # Login CSRF: log the victim's browser into the attacker's own account. A
+            # cross-site form has no binding cookie to copy, so it sends an empty field.
+            "/login": (
+                f"{self.target}/login",
+                f'<input name="username" value="admin"><input name="password" '
+                f'value="{ADMIN_PASSWORD}"><input name="csrf_token" value="">',
+            ),
         }[self.path.split("?")[0]]
         body = (
             f'<!doctype html><body onload="document.forms[0].submit()">'
@@ -173,6 +181,68 @@ def test_a_forged_cross_site_post_is_refused_and_changes_nothing(
     assert server.request("GET", "/v1/self", bearer(secret)).status == 200
     mine = server.request("GET", "/v1/tokens", bearer(secret)).json()["items"]
     assert "forged" not in {item["label"] for item in mine}
+
+
+def test_a_cross_site_login_form_is_refused_and_logs_nobody_in(
+    new_page: Callable[..., Page], server: Server, attacker: Callable[[str], str]
+) -> None:
+    page = new_page()  # a browser that never opened tokenward's login form
+    origin = attacker(f"http://127.0.0.1:{server.port}/ui")
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.goto(f"{origin}/login")
+    assert posted.value.status == 403
+    page.get_by_role("heading", name="Form refused").wait_for()
+    assert not [c for c in page.context.cookies() if "tw_session" in c["name"]]
+    page.goto("/ui/tokens")
+    page.wait_for_url("**/ui/login")
+
+
+def _fill_passwords(page: Page, new: str, current: str | None = None) -> None:
+    if current is not None:
+        page.get_by_label("Current password", exact=True).fill(current)
+    page.get_by_label("New password", exact=True).fill(new)
+    page.get_by_label("New password, again", exact=True).fill(new)
+
+
+def test_a_password_changed_in_the_browser_ends_the_other_sessions(
+    new_page: Callable[..., Page],
+) -> None:
+    admin = new_page()
+    log_in(admin)
+    admin.goto("/ui/admin/users")
+    assert admin.get_by_text("At least 12 characters (at most 1024)").is_visible()
+    admin.get_by_label("Username").fill("carol")
+    admin.get_by_label("Initial password").fill(CAROL_PASSWORD)
+    admin.get_by_role("button", name="Add user").click()
+    admin.get_by_text("Created carol.").wait_for()
+
+    laptop, phone = new_page(), new_page(PHONE)
+    log_in(laptop, "carol", CAROL_PASSWORD)
+    log_in(phone, "carol", CAROL_PASSWORD)
+    laptop.get_by_role("link", name="Account").click()
+    laptop.get_by_role("heading", name="Change your password").wait_for()
+    assert laptop.get_by_text("At least 12 characters (at most 1024)").is_visible()
+    _fill_passwords(laptop, "carols-second-password", CAROL_PASSWORD)
+    laptop.get_by_role("button", name="Change password").click()
+    laptop.get_by_text("Password changed; 1 other session ended.").wait_for()
+    phone.goto("/ui/tokens")
+    phone.wait_for_url("**/ui/login")  # the other session is over
+
+    laptop.get_by_role("button", name="Log out").click()
+    laptop.get_by_label("Username").fill("carol")
+    laptop.get_by_label("Password").fill(CAROL_PASSWORD)
+    laptop.get_by_role("button", name="Log in").click()
+    laptop.get_by_text("Wrong username or password.").wait_for()
+    log_in(laptop, "carol", "carols-second-password")
+
+    admin.goto("/ui/admin/users")
+    admin.get_by_role("link", name="Set password… of carol").click()
+    _fill_passwords(admin, "set-by-the-admin-for-carol")
+    admin.get_by_role("button", name="Set password").click()
+    admin.get_by_text("Password of carol set; 1 session ended.").wait_for()
+    laptop.goto("/ui/tokens")
+    laptop.wait_for_url("**/ui/login")
+    log_in(laptop, "carol", "set-by-the-admin-for-carol")
 
 
 def test_a_non_admin_cannot_reach_admin_pages(

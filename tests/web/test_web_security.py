@@ -22,6 +22,7 @@ PAGES = [
     "/ui/tokens",
     "/ui/tokens/create",
     "/ui/logout-all",
+    "/ui/account",
     "/ui/admin/users",
     "/ui/admin/tokens",
     "/ui/admin/keys",

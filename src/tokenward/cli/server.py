@@ -8,6 +8,7 @@ import logging
 import click
 
 from tokenward.cli._common import runtime
+from tokenward.runtime import Runtime
 
 __all__ = ["event_loop_and_parser", "migrate", "serve"]
 
@@ -21,11 +22,7 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     built = runtime()
-    generated = built.accounts.ensure_admin(built.settings.admin_password)
-    if generated:
-        # Shown once, on the console only: never through logging.
-        click.echo(f"Created the org admin 'admin' with password: {generated}", err=True)
-        click.echo("Store it now; it will not be shown again.", err=True)
+    _first_admin(built)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     loop, http = event_loop_and_parser()
     logging.getLogger("tokenward").info("serving on %s + %s", loop, http)
@@ -39,6 +36,27 @@ def serve(host: str, port: int, workers: int) -> None:
         access_log=False,  # uvicorn's would log query strings; ours (TOKENWARD_ACCESS_LOG) won't
         log_level="info",
     )
+
+
+def _first_admin(built: Runtime) -> None:
+    """Create the first admin on an empty database; say so when TOKENWARD_ADMIN_PASSWORD
+    cannot apply (users exist), in one line that never holds the password."""
+    configured = built.settings.admin_password
+    existed = built.accounts.count() > 0
+    generated = built.accounts.ensure_admin(configured)
+    if generated:
+        # Shown once, on the console only: never through logging.
+        click.echo(f"Created the org admin 'admin' with password: {generated}", err=True)
+        click.echo("Store it now; it will not be shown again.", err=True)
+    elif configured and existed:
+        click.echo(ADMIN_ENV_NOT_APPLIED, err=True)
+
+
+ADMIN_ENV_NOT_APPLIED = (
+    "warning: TOKENWARD_ADMIN_PASSWORD is set but the database already has users, so it was "
+    "not applied (it only sets the first admin's password on an empty database); to change "
+    "a password: tokenward user set-password NAME"
+)
 
 
 @click.command()

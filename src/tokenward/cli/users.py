@@ -1,4 +1,4 @@
-"""``tokenward user …``: create, list, deactivate, reactivate."""
+"""``tokenward user …``: create, list, deactivate, reactivate, set-password."""
 
 from __future__ import annotations
 
@@ -80,3 +80,32 @@ def reactivate(username: str) -> None:
         return f"reactivated {account.username}; its old tokens stay revoked"
 
     click.echo(guard(run))
+
+
+@user.command("set-password")
+@click.argument("username")
+def set_password(username: str) -> None:
+    """Set a user's password, read from standard input (never from an argument, which other
+    users could read in the process list): typed twice at a terminal, else the first line.
+    Every session of the user ends; the change is audited."""
+    password = _password_from_stdin()
+
+    def run() -> str:
+        built = runtime()
+        account = built.accounts.by_name(username)
+        done = built.credentials.reset(account.id, password, CLI_ACTOR)
+        ended = done.sessions_ended
+        return (
+            f"password of {account.username} set; {ended} session{'' if ended == 1 else 's'} ended"
+        )
+
+    click.echo(guard(run))
+
+
+def _password_from_stdin() -> str:
+    if sys.stdin.isatty():
+        return _prompt_password()
+    line = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not line:
+        raise click.ClickException("give the new password on standard input (one line)")
+    return line

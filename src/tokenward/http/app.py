@@ -15,13 +15,16 @@ from tokenward.http import (
     leaks,
     oauth,
     openapi,
+    passwords,
     service_routes,
     sessions,
     tokens,
 )
 from tokenward.http.access_log import AccessLogMiddleware
 from tokenward.http.auth import AuthenticationMiddleware
+from tokenward.http.cookies import session_cookie_namer
 from tokenward.http.edge import CrashGuard, Edge, self_endpoint_with
+from tokenward.http.metrics import MetricsEndpoint
 from tokenward.http.webhooks import router as webhooks_router
 from tokenward.propagation.feed import EventFeed
 from tokenward.runtime import Runtime
@@ -44,7 +47,10 @@ def create_app(runtime: Runtime) -> TokenwardApp:
             ("GET", "/v1/events"): events.event_stream(feed, authenticator),
         },
     )
-    app: ASGIApp = AuthenticationMiddleware(edge, authenticator)
+    app: ASGIApp = AuthenticationMiddleware(
+        edge, authenticator, session_cookie_namer(runtime.settings.cookie_secure)
+    )
+    app = MetricsEndpoint(app, runtime)  # its own secret, not a tokenward credential
     if runtime.settings.access_log:
         app = AccessLogMiddleware(app)
     return TokenwardApp(CrashGuard(app), api, runtime)
@@ -82,6 +88,7 @@ def _management_api(runtime: Runtime) -> FastAPI:
     api.include_router(leaks.router)
     api.include_router(sessions.router)
     api.include_router(admin.router)
+    api.include_router(passwords.router)
     api.include_router(webhooks_router)
     openapi.install(api)
     errors.install(api)

@@ -8,6 +8,8 @@ hot path (a fresh cache hit) touches no framework object and adds no coroutine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tokenward.domain.answers import with_header
@@ -37,10 +39,18 @@ def principal_of(scope: Scope) -> Principal | None:
 class AuthenticationMiddleware:
     """Puts the request's principal (or ``None``) in ``scope``; answers refusals itself."""
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        session_cookie: Callable[[Scope], str] | None = None,
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
         self._hit = authenticator.hit  # bound once: the hot path's one call
+        # The session cookie's name for a request (``__Host-`` where it must be Secure): only
+        # the name this server would have set counts.
+        self.session_cookie = session_cookie or (lambda scope: SESSION_COOKIE)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,6 +78,7 @@ class AuthenticationMiddleware:
             scope["headers"],
             scope["query_string"],
             scope.get("client"),
+            self.session_cookie(scope),
         )
         found = await self.authenticator.authenticate(presented)
         if found is None:

@@ -62,8 +62,13 @@ _PLAIN_ROUTES: dict[str, dict[str, Any]] = {
     "/healthz": {"get": {"summary": "The process is up", "responses": {"200": _json("Up")}}},
     "/metrics": {
         "get": {
-            "summary": "Prometheus metrics: propagation lag, watermark, cache use",
-            "responses": {"200": {"description": "Prometheus text format"}},
+            "summary": "Prometheus metrics: propagation lag, watermark, cache use. With "
+            "TOKENWARD_METRICS_TOKEN: that secret as a bearer token; without: loopback only",
+            "responses": {
+                "200": {"description": "Prometheus text format"},
+                "401": _PROBLEM,
+                "403": _PROBLEM,
+            },
         }
     },
     "/readyz": {

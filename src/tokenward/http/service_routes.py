@@ -1,4 +1,5 @@
-"""Routes on the hot path or outside ``/v1/tokens``: plain Starlette, no FastAPI machinery."""
+"""Routes on the hot path or outside ``/v1/tokens``: plain Starlette, no FastAPI machinery.
+(``/metrics`` is answered in front of authentication: see :mod:`tokenward.http.metrics`.)"""
 
 from __future__ import annotations
 
@@ -57,39 +58,6 @@ async def readyz(request: Request) -> Response:
     )
 
 
-async def metrics(request: Request) -> Response:
-    """Prometheus text format: propagation lag, watermark, cache use."""
-    runtime: Runtime = request.app.state.runtime
-    cache = runtime.cache
-    lag = cache.lag()
-    lines = [
-        "# HELP tokenward_propagation_lag_seconds Seconds since this node last confirmed it "
-        "had applied every event.",
-        "# TYPE tokenward_propagation_lag_seconds gauge",
-        f"tokenward_propagation_lag_seconds {'NaN' if lag is None else f'{lag:.6f}'}",
-        "# HELP tokenward_applied_seq The newest event this node has applied.",
-        "# TYPE tokenward_applied_seq gauge",
-        f"tokenward_applied_seq {cache.applied_seq}",
-        "# HELP tokenward_propagation_fresh 1 while the cache may serve, else 0.",
-        "# TYPE tokenward_propagation_fresh gauge",
-        f"tokenward_propagation_fresh {int(cache.is_fresh())}",
-        "# HELP tokenward_cache_entries Verified tokens held by this node.",
-        "# TYPE tokenward_cache_entries gauge",
-        f"tokenward_cache_entries {len(cache)}",
-        "# HELP tokenward_cache_hits_total Verifications answered from the cache.",
-        "# TYPE tokenward_cache_hits_total counter",
-        f"tokenward_cache_hits_total {cache.hits}",
-        "# HELP tokenward_cache_misses_total Verifications that went to the store.",
-        "# TYPE tokenward_cache_misses_total counter",
-        f"tokenward_cache_misses_total {cache.misses}",
-        "# HELP tokenward_store_writes_total Data-changing statements this process sent to "
-        "the store (requests authenticated from the cache send none).",
-        "# TYPE tokenward_store_writes_total counter",
-        f"tokenward_store_writes_total {runtime.store.writes}",
-    ]
-    return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
-
-
 async def policy(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     current = await to_thread.run_sync(runtime.policies.current)
@@ -101,6 +69,5 @@ async def policy(request: Request) -> Response:
 routes = [
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
-    Route("/metrics", metrics, methods=["GET"]),
     Route("/v1/policy", policy, methods=["GET"]),
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import urlsplit
 
+from tokenward.domain.addresses import AddressRules, check_destination
 from tokenward.domain.clock import Clock
 from tokenward.domain.errors import InvalidInput, NotFound
 from tokenward.domain.model import Actor
@@ -28,15 +29,19 @@ class CreatedWebhook:
 
 
 class WebhookService:
-    def __init__(self, notify: NotifyStore, store: Store, clock: Clock) -> None:
+    def __init__(
+        self, notify: NotifyStore, store: Store, clock: Clock, rules: AddressRules | None = None
+    ) -> None:
         self.notify = notify
         self.store = store
         self.clock = clock
+        self.rules = rules or AddressRules()  # where deliveries may go (checked again on send)
 
     def create(self, url: str, events: list[str], by: Actor) -> CreatedWebhook:
         """Add an endpoint for ``events`` (types of :data:`NOTIFY_TYPES`); it receives only
         events that happen after it was added."""
         host = check_url(url)
+        check_destination(url, self.rules)
         types = check_event_types(events)
         now = self.clock.now()
         secret = new_secret()

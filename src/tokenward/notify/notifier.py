@@ -19,6 +19,7 @@ import socket
 import threading
 from datetime import timedelta
 
+from tokenward.domain.addresses import AddressRules
 from tokenward.domain.clock import Clock
 from tokenward.notify.deliveries import Backoff, Deliverer
 from tokenward.notify.dispatch import Dispatcher
@@ -41,6 +42,7 @@ class NotifierConfig:
     smtp: SmtpConfig | None = None  # None: no email
     backoff: Backoff = dataclasses.field(default_factory=Backoff)
     webhook_timeout: float = 10.0
+    webhook_rules: AddressRules = dataclasses.field(default_factory=AddressRules)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +72,7 @@ class Notifier:
         self.reminders = Reminders(notify, clock)
         self.dispatcher = Dispatcher(notify, store, clock, email=config.smtp is not None)
         mailer = None if config.smtp is None else Mailer(config.smtp)
-        sender = WebhookSender(config.webhook_timeout)
+        sender = WebhookSender(config.webhook_timeout, config.webhook_rules)
         self.deliverer = Deliverer(notify, store, clock, sender, mailer, config.backoff)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

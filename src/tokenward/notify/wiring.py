@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from tokenward.domain.addresses import AddressRules
 from tokenward.domain.clock import Clock
 from tokenward.notify.admin import WebhookService
 from tokenward.notify.email import SmtpConfig
@@ -37,11 +38,13 @@ def notifications(
         notify = MemoryNotifyStore(store)
     else:
         return None
-    config = NotifierConfig(smtp=smtp_config(settings))
+    rules = AddressRules(settings.webhook_allowed_networks)
+    config = NotifierConfig(smtp=smtp_config(settings), webhook_rules=rules)
     if settings.notify_interval is not None:
         config = dataclasses.replace(config, interval=settings.notify_interval)
     return Notifications(
-        Notifier(notify, store, clock, policies, config), WebhookService(notify, store, clock)
+        Notifier(notify, store, clock, policies, config),
+        WebhookService(notify, store, clock, rules),
     )
 
 

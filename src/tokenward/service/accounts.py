@@ -100,6 +100,11 @@ class AccountService:
             return None
         return None if password else chosen
 
+    def count(self) -> int:
+        """How many accounts exist."""
+        with self.store.transaction() as tx:
+            return tx.count_users()
+
     def by_name(self, username: str) -> UserRecord:
         with self.store.transaction() as tx:
             user = tx.user_by_name(normalise_username(username))

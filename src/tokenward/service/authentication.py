@@ -66,13 +66,15 @@ _API = "/v1/"
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Presented:
-    """What a request presented: its method and path, raw headers, query string and client."""
+    """What a request presented: its method and path, raw headers, query string and client,
+    and the name its session cookie would have (``__Host-`` prefixed where it must be Secure)."""
 
     method: str
     path: str
     headers: Headers
     query_string: bytes
     client: Client
+    session_cookie: str = SESSION_COOKIE
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -190,7 +192,7 @@ class Authenticator:
         self.failures.fail(key)
 
     async def _session(self, presented: Presented) -> Authenticated | None:
-        secret = _cookie(presented.headers, SESSION_COOKIE)
+        secret = _cookie(presented.headers, presented.session_cookie)
         if secret is None:
             return None
         try:

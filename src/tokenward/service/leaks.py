@@ -5,6 +5,11 @@ received, and the work is the same shape either way (a format check, one digest 
 well-formed string, one transaction that at least records the report). Revocation goes through
 the usual path, so every node refuses the token within the bound (P1), and ``token.leaked``
 tells the owner where it was found.
+
+``source`` is free text from a stranger, and people paste what they found: every token-shaped
+string in it is treated as if it had been listed (revoked if valid, its owner notified), and
+``source`` is stored, audited and sent on only with its secrets redacted (see
+:mod:`tokenward.domain.redaction`), never as sent.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from tokenward.domain import tokens as token_format
 from tokenward.domain.clock import Clock
 from tokenward.domain.errors import InvalidInput
 from tokenward.domain.model import Actor, TokenRecord, TokenStatus
+from tokenward.domain.redaction import redact, token_shaped
 from tokenward.service.tokens import revoke_in
 from tokenward.store.base import Store, StoreTransaction
 
@@ -33,7 +39,9 @@ class LeakService:
         """Revoke every valid token among ``presented`` (reason ``leaked``); return how many
         strings were received, whatever they were."""
         _check(presented, source)
-        found = [self._stored(value) for value in dict.fromkeys(presented)]
+        candidates = dict.fromkeys([*presented, *token_shaped(source)])
+        found = [self._stored(value) for value in candidates]
+        source = redact(source)
         now = self.clock.now()
         with self.store.transaction() as tx:
             revoked = sum(self._revoke(tx, record, source, by) for record in found if record)

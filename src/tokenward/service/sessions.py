@@ -27,6 +27,7 @@ from tokenward.domain.tokens import TokenKind
 from tokenward.passwords import PasswordHasher
 from tokenward.ratelimit import FailureLimiter
 from tokenward.service.accounts import end_all_sessions_of, revoke_all_tokens_of
+from tokenward.service.credentials import check_length
 from tokenward.store.base import Store
 
 __all__ = ["Login", "LogoutAll", "SessionService", "csrf_token_for"]
@@ -78,7 +79,9 @@ class SessionService:
 
     def login(self, username: str, password: str, by: Actor) -> Login:
         """A new session for a right username and password; :class:`LoginFailed` otherwise,
-        the same for an unknown user, a wrong password and a deactivated account."""
+        the same for an unknown user, a wrong password and a deactivated account. A password
+        longer than any account can have is refused (:class:`InvalidInput`) before hashing."""
+        check_length("password", password)
         try:
             name = normalise_username(username)
         except InvalidInput:

@@ -122,6 +122,10 @@ class StoreTransaction(Protocol):
 
     def set_user_status(self, user_id: str, status: UserStatus) -> None: ...
 
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        """Replace a user's password hash (never the password itself)."""
+        ...
+
     def list_users(self, now: datetime) -> list[tuple[UserRecord, int]]:
         """Every user, by name, with the number of its active tokens."""
         ...

@@ -138,6 +138,10 @@ class _MemoryTransaction:
         user = self.state.users[user_id]
         self.state.users[user_id] = dataclasses.replace(user, status=status)
 
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        user = self.state.users[user_id]
+        self.state.users[user_id] = dataclasses.replace(user, password_hash=password_hash)
+
     def list_users(self, now: datetime) -> list[tuple[UserRecord, int]]:
         def active(user: UserRecord) -> int:
             return sum(

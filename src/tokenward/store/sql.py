@@ -301,6 +301,10 @@ class _SqlTransaction:
     def set_user_status(self, user_id: str, status: UserStatus) -> None:
         self.conn.execute(users.update().where(users.c.id == user_id).values(status=status.value))
 
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        stmt = users.update().where(users.c.id == user_id).values(password_hash=password_hash)
+        self.conn.execute(stmt)
+
     def list_users(self, now: Any) -> list[tuple[UserRecord, int]]:
         active = sa.and_(tokens.c.user_id == users.c.id, _status_clause(TokenStatus.ACTIVE, now))
         count = sa.select(sa.func.count()).where(active).scalar_subquery()

@@ -10,11 +10,17 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tokenward.domain.errors import LoginFailed, RateLimited
+from tokenward.domain.errors import InvalidInput, LoginFailed, RateLimited
 
 # One rule for the cookie's Secure flag, the API's (plain HTTP on loopback is the exception).
-from tokenward.http.cookies import cookie_secure, end_session_cookie, set_session_cookie
+from tokenward.http.cookies import (
+    HOST_PREFIX,
+    cookie_secure,
+    end_session_cookie,
+    set_session_cookie,
+)
 from tokenward.http.dependencies import actor_of, runtime
+from tokenward.passwords import MAX_LENGTH
 from tokenward.runtime import Runtime
 from tokenward.web.forms import (
     Viewer,
@@ -33,6 +39,7 @@ __all__ = ["home", "login", "login_page", "logout", "logout_all", "logout_all_pa
 # (double submit), so that another site cannot log a browser into an account of its choosing.
 LOGIN_COOKIE = "tw_login"
 _FAILED = "Wrong username or password."
+_TOO_LONG = f"Passwords are at most {MAX_LENGTH} characters."
 _BINDING = re.compile(r"[A-Za-z0-9_-]{43}")  # what token_urlsafe(32) makes
 
 
@@ -47,13 +54,25 @@ async def login_page(request: Request) -> Response:
     return _login_form(request, runtime(request))
 
 
+def _login_cookie(request: Request, rt: Runtime) -> tuple[str, str, bool]:
+    """The binding cookie's name, path and Secure flag: ``__Host-`` (and so path ``/``) where it
+    is Secure, so that a sibling host cannot plant a binding of its own choosing."""
+    if cookie_secure(request, rt):
+        return HOST_PREFIX + LOGIN_COOKIE, "/", True
+    return LOGIN_COOKIE, "/ui/login", False
+
+
+def _binding_of(request: Request, rt: Runtime) -> str | None:
+    """The binding cookie's value, if it is one this server could have set."""
+    binding = request.cookies.get(_login_cookie(request, rt)[0])
+    return binding if binding is not None and _BINDING.fullmatch(binding) else None
+
+
 def _login_form(
     request: Request, rt: Runtime, status: int = 200, error: str | None = None, username: str = ""
 ) -> Response:
     # Kept while it lasts, so that two login tabs do not undo each other's form.
-    binding = request.cookies.get(LOGIN_COOKIE, "")
-    if not _BINDING.fullmatch(binding):
-        binding = secrets.token_urlsafe(32)
+    binding = _binding_of(request, rt) or secrets.token_urlsafe(32)
     response = render(
         "login.html",
         status,
@@ -65,14 +84,8 @@ def _login_form(
         # so that Back after logging in never asks to send the form again.
         replace_url="/ui/login" if error else None,
     )
-    response.set_cookie(
-        LOGIN_COOKIE,
-        binding,
-        httponly=True,
-        samesite="strict",
-        secure=cookie_secure(request, rt),
-        path="/ui/login",
-    )
+    name, path, secure = _login_cookie(request, rt)
+    response.set_cookie(name, binding, httponly=True, samesite="strict", secure=secure, path=path)
     return response
 
 
@@ -81,7 +94,10 @@ async def login(request: Request) -> Response:
     and the API's failed-login limits (per name in the service, per address here)."""
     rt = runtime(request)
     form = await request.form(max_files=0, max_fields=10)
-    if not csrf_matches(form.get("csrf_token"), request.cookies.get(LOGIN_COOKIE, "")):
+    # No binding cookie (what a cross-site form sends: the cookie is SameSite=Strict) is a
+    # refusal, whatever the field says: an empty field must not match an absent cookie.
+    binding = _binding_of(request, rt)
+    if binding is None or not csrf_matches(form.get("csrf_token"), binding):
         return refused_csrf(None)
     username, password = form_text(form, "username"), form_text(form, "password")
     by = actor_of("anonymous", request)
@@ -94,13 +110,16 @@ async def login(request: Request) -> Response:
         if address is not None:
             rt.failed_auth.fail(address)
         return _login_form(request, rt, 401, _FAILED, username)
+    except InvalidInput:  # longer than any account's password: refused before hashing
+        return _login_form(request, rt, 422, _TOO_LONG, username)
     except RateLimited as limited:
         response = _login_form(request, rt, 429, _too_many(limited.retry_after), username)
         response.headers["retry-after"] = str(limited.retry_after)
         return response
     response = redirect("/ui/tokens")
     set_session_cookie(response, done.secret, request, rt)
-    response.delete_cookie(LOGIN_COOKIE, path="/ui/login")
+    name, path, secure = _login_cookie(request, rt)
+    response.delete_cookie(name, path=path, secure=secure, httponly=True, samesite="strict")
     return response
 
 

@@ -11,6 +11,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tokenward.passwords import MAX_LENGTH, MIN_LENGTH
 from tokenward.web import times
 
 __all__ = ["SECURITY_HEADERS", "SecurityHeaders", "new_form_id", "redirect", "render"]
@@ -38,6 +39,7 @@ _ENV = jinja2.Environment(
 _ENV.filters["utc"] = times.utc
 _ENV.globals["relative"] = times.relative
 _ENV.globals["expiry_state"] = times.expiry_state
+_ENV.globals["password_length"] = (MIN_LENGTH, MAX_LENGTH)  # stated in every password form
 
 
 def new_form_id() -> str:

@@ -15,7 +15,17 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tokenward.web import account, audit, keys, org_tokens, policy, rotation, tokens, users
+from tokenward.web import (
+    account,
+    audit,
+    keys,
+    org_tokens,
+    passwords,
+    policy,
+    rotation,
+    tokens,
+    users,
+)
 from tokenward.web.forms import viewer_of
 from tokenward.web.pages import SecurityHeaders, render
 
@@ -32,6 +42,8 @@ def _ui() -> Router:
         Route("/logout", account.logout, methods=_POST),
         Route("/logout-all", account.logout_all_page, methods=_GET),
         Route("/logout-all", account.logout_all, methods=_POST),
+        Route("/account", passwords.account, methods=_GET),
+        Route("/account/password", passwords.change, methods=_POST),
         Route("/tokens", tokens.listing, methods=_GET),
         Route("/tokens/create", tokens.create_page, methods=_GET),
         Route("/tokens/create", tokens.create, methods=_POST),
@@ -44,6 +56,8 @@ def _ui() -> Router:
         Route("/admin/users/{user_id}/deactivate", users.deactivate_page, methods=_GET),
         Route("/admin/users/{user_id}/deactivate", users.deactivate, methods=_POST),
         Route("/admin/users/{user_id}/reactivate", users.reactivate, methods=_POST),
+        Route("/admin/users/{user_id}/password", passwords.reset_page, methods=_GET),
+        Route("/admin/users/{user_id}/password", passwords.reset, methods=_POST),
         Route("/admin/tokens", org_tokens.listing, methods=_GET),
         Route("/admin/tokens/{token_id}/revoke", org_tokens.revoke_page, methods=_GET),
         Route("/admin/tokens/{token_id}/revoke", org_tokens.revoke, methods=_POST),

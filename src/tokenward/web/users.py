@@ -8,7 +8,6 @@ from starlette.responses import Response
 
 from tokenward.domain.errors import Conflict, InvalidInput, NotFound
 from tokenward.domain.model import UserRecord
-from tokenward.passwords import MAX_LENGTH, MIN_LENGTH
 from tokenward.web.admin_audit import audit_failure
 from tokenward.web.flash import Flash, carried, redirect_with, shown
 from tokenward.web.forms import Viewer, admin_action, admin_page, form_text
@@ -32,7 +31,6 @@ def _users_page(viewer: Viewer, flash: Flash) -> Response:
         values={name: flash.text(name) for name in ("username", "is_admin", "email")},
         notice=flash.notice,
         problem=flash.problem,
-        password_rule=(MIN_LENGTH, MAX_LENGTH),
     )
 
 
