@@ -60,6 +60,7 @@ class Settings:
     webhook_allowed_networks: tuple[Network, ...] = ()
     # GET /metrics: the bearer secret a scraper sends; None: loopback clients only.
     metrics_token: str | None = dataclasses.field(default=None, repr=False)
+    events_per_key: int = 100  # GET /v1/events streams one credential may hold per node
 
     def __post_init__(self) -> None:
         _refuse_cleartext_login(self)  # settings built in code too, not only from_env
@@ -103,6 +104,7 @@ class Settings:
             ),
             webhook_allowed_networks=reader.networks("TOKENWARD_WEBHOOK_ALLOWED_NETWORKS"),
             metrics_token=reader.secret("TOKENWARD_METRICS_TOKEN", _METRICS_TOKEN_MIN),
+            events_per_key=reader.integer("TOKENWARD_EVENTS_PER_KEY", 100, 1, 100_000),
             **reader.notifications(),
         )
 

@@ -23,6 +23,7 @@ __all__ = [
     "invalid_token",
     "problem",
     "too_many",
+    "too_many_streams",
     "unavailable",
     "unprocessable",
     "with_header",
@@ -131,6 +132,13 @@ def too_many(retry_after: int, detail: str = "Wait before trying again.") -> Ans
     """429 with ``Retry-After``."""
     headers = (("retry-after", str(retry_after)), _NO_STORE)
     return problem(429, "Too many failed attempts", detail, slug="rate-limited", headers=headers)
+
+
+def too_many_streams(limit: int) -> Answer:
+    """429 for a credential that already holds ``limit`` event streams on this node."""
+    headers = (("retry-after", "5"), _NO_STORE)
+    detail = f"This credential already holds {limit} event streams on this node; close one."
+    return problem(429, "Too many event streams", detail, slug="rate-limited", headers=headers)
 
 
 def unavailable() -> Answer:

@@ -4,17 +4,17 @@ resource-server caches (scope ``introspect``).
 Each event carries its ``seq`` as the SSE ``id``, so a client that reconnects with
 ``Last-Event-ID`` (or ``?after=``) misses nothing. While this node is fresh, a ``heartbeat``
 with the current ``seq`` goes out at least every ``max_staleness / 2``; a stale node sends none,
-so its clients fail closed too.
+so its clients fail closed too. One broadcaster per node reads the log for every stream
+(:mod:`tokenward.http.broadcast`); a new stream first replays the log from its starting point.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Coroutine
 from typing import Any
 from urllib.parse import parse_qs
 
 import anyio
-import orjson
 from starlette.types import Receive, Scope, Send
 
 from tokenward.domain import answers
@@ -22,14 +22,13 @@ from tokenward.domain.errors import StoreUnavailable, TokenwardError
 from tokenward.domain.model import Event, invalidates_user
 from tokenward.domain.scopes import INTROSPECT
 from tokenward.http.auth import principal_of
+from tokenward.http.broadcast import Broadcaster, Subscriber, encode
 from tokenward.http.views import rfc3339
 from tokenward.propagation.feed import EventFeed
 from tokenward.service.authentication import Authenticator, require
 
-__all__ = ["event_stream", "sse_data"]
+__all__ = ["EventStream", "sse_data"]
 
-Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
-_TICK = 0.01  # seconds between looks at this node's watermark (no I/O when nothing is new)
 _HEADERS = [
     (b"content-type", b"text/event-stream"),
     (b"cache-control", b"no-store"),
@@ -61,65 +60,89 @@ def sse_data(event: Event) -> dict[str, Any] | None:
     }
 
 
-def event_stream(feed: EventFeed, authenticator: Authenticator) -> Handler:
-    """``GET /v1/events`` over ``feed``, for callers holding scope ``introspect``."""
+class EventStream:
+    """``GET /v1/events`` over ``feed``, for callers holding scope ``introspect``; at most
+    ``per_key`` streams at once for each credential (more: 429). One :class:`Broadcaster`
+    serves every stream of the node."""
 
-    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(self, feed: EventFeed, authenticator: Authenticator, per_key: int) -> None:
+        self.authenticator = authenticator
+        self.broadcaster = Broadcaster(feed, authenticator.in_thread, sse_data, per_key)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            require(principal_of(scope), INTROSPECT)
+            principal = require(principal_of(scope), INTROSPECT)
         except TokenwardError as refusal:
             await refusal.answer().send(send)
             return
-        after = _start(scope, feed.applied_seq)
+        after = _start(scope, self.broadcaster.feed.applied_seq)
         if after is None:
             await _BAD_START.send(send)
             return
-        await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
-        async with anyio.create_task_group() as group:
+        subscriber = self.broadcaster.subscribe(principal.actor, after)
+        if subscriber is None:
+            await answers.too_many_streams(self.broadcaster.per_key).send(send)
+            return
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
+            stream = _stream(self.broadcaster, subscriber, self.authenticator, send)
+            await _until_disconnect(receive, stream)
+        finally:
+            self.broadcaster.unsubscribe(subscriber)
 
-            async def until_disconnect() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                group.cancel_scope.cancel()
 
-            group.start_soon(until_disconnect)
-            await _stream(feed, authenticator, after, send)
+async def _until_disconnect(receive: Receive, stream: Coroutine[Any, Any, None]) -> None:
+    """Runs ``stream`` until it ends or the client goes away."""
+    async with anyio.create_task_group() as group:
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
             group.cancel_scope.cancel()
 
-    return endpoint
+        group.start_soon(watch)
+        await stream
+        group.cancel_scope.cancel()
 
 
-async def _stream(feed: EventFeed, authenticator: Authenticator, after: int, send: Send) -> None:
-    """Events after ``after`` as this node applies them, heartbeats while it is fresh. A log
-    that cannot be read ends the stream: the client reconnects with ``Last-Event-ID``."""
-    cursor, quiet_since = after, anyio.current_time()
+async def _stream(
+    broadcaster: Broadcaster, subscriber: Subscriber, authenticator: Authenticator, send: Send
+) -> None:
+    """What the log holds after the subscriber's start (up to where the broadcaster took
+    over), then what the broadcaster offers. A log that cannot be read ends the stream: the
+    client reconnects with ``Last-Event-ID``."""
+    try:
+        await _replay(subscriber.after, broadcaster.cursor, authenticator, broadcaster.feed, send)
+    except StoreUnavailable:
+        return
     while True:
-        if feed.applied_seq > cursor:  # this node has applied more: read it
-            try:
-                events = await authenticator.in_thread(feed.after, cursor)
-            except StoreUnavailable:
-                return
-            for event in events:
-                data = sse_data(event)
-                if data is not None:
-                    await _send(send, event.seq or 0, event.type, data)
-                cursor = event.seq or cursor
-            if events:
-                continue
-        now = anyio.current_time()
-        if now - quiet_since >= feed.heartbeat and feed.is_fresh():
-            seq = max(cursor, feed.applied_seq)
-            lag_ms = round(feed.lag() * 1000, 1)
-            await _send(send, None, "heartbeat", {"seq": seq, "lag_ms": lag_ms})
-            quiet_since = now
-        await anyio.sleep(_TICK)
+        await subscriber.wake.wait()
+        if subscriber.dropped:
+            await _body(send, encode(None, "resume", {"reason": "the client read too slowly"}))
+            return
+        await _body(send, subscriber.take())
 
 
-async def _send(send: Send, seq: int | None, kind: str, data: dict[str, Any]) -> None:
-    lines = [] if seq is None else [f"id: {seq}"]
-    lines += [f"event: {kind}", f"data: {orjson.dumps(data).decode()}", "", ""]
-    body = "\n".join(lines).encode()
-    await send({"type": "http.response.body", "body": body, "more_body": True})
+async def _replay(
+    after: int, until: int, authenticator: Authenticator, feed: EventFeed, send: Send
+) -> None:
+    """The log's events in ``(after, until]``, read a page at a time."""
+    while after < until:
+        events = await authenticator.in_thread(feed.after, after)
+        chunks = [
+            encode(event.seq, event.type, data)
+            for event in events
+            if (event.seq or 0) <= until and (data := sse_data(event)) is not None
+        ]
+        if chunks:
+            await _body(send, b"".join(chunks))
+        if not events:
+            return
+        after = events[-1].seq or until
+
+
+async def _body(send: Send, chunk: bytes) -> None:
+    await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
 
 def _start(scope: Scope, now: int) -> int | None:

@@ -88,6 +88,8 @@ class EventStream:
         received: float,
         last_id: str | None,
     ) -> str | None:
+        if kind == "resume":  # the server dropped a slow reader: reconnect and replay
+            return last_id
         if kind == "heartbeat":
             # Fresh as the server was: its confirmation is lag_ms older than now.
             self.cache.apply([], received - float(data.get("lag_ms", 0)) / 1000)

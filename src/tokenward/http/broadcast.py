@@ -1,0 +1,143 @@
+"""One reader of the event log per node, fanned out to every ``GET /v1/events`` subscriber.
+
+The broadcaster reads each new event from the log once, encodes it once, and appends the same
+bytes to every subscriber's pending buffer; each subscriber's own task sends what is pending in
+one write. Heartbeats are shared alike. So a revocation costs one store read and N buffer
+appends, whatever N is, instead of N readers polling the log and reading every event each.
+
+A subscriber that lets more than ``MAX_PENDING`` bytes pile up (it reads slower than events
+come) is dropped: it gets a last ``resume`` event and the stream ends, and it reconnects with
+``Last-Event-ID`` to replay what it missed from the log. Nothing is lost; a slow reader only
+stops holding memory on this node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from tokenward.domain.errors import StoreUnavailable
+from tokenward.domain.model import Event
+from tokenward.propagation.feed import EventFeed
+
+__all__ = ["Broadcaster", "Subscriber", "encode"]
+
+TICK = 0.01  # seconds between looks at this node's watermark (no I/O when nothing is new)
+MAX_PENDING = 256 * 1024  # bytes a subscriber may have waiting before it is dropped
+
+Reader = Callable[[Callable[[int], list[Event]], int], Awaitable[list[Event]]]
+Payload = Callable[[Event], dict[str, Any] | None]
+
+
+def encode(seq: int | None, kind: str, data: dict[str, Any]) -> bytes:
+    """One Server-Sent Event: ``id`` (when it has a seq), ``event``, ``data``."""
+    lines = [] if seq is None else [f"id: {seq}"]
+    lines += [f"event: {kind}", f"data: {orjson.dumps(data).decode()}", "", ""]
+    return "\n".join(lines).encode()
+
+
+class Subscriber:
+    """One stream's pending bytes. Events at or before ``after`` are not for it (it has them)."""
+
+    def __init__(self, key: str, after: int) -> None:
+        self.key = key
+        self.after = after
+        self.pending: list[bytes] = []
+        self.size = 0
+        self.dropped = False
+        self.wake = asyncio.Event()
+
+    def offer(self, seq: int | None, chunk: bytes) -> None:
+        if self.dropped or (seq is not None and seq <= self.after):
+            return
+        self.pending.append(chunk)
+        self.size += len(chunk)
+        if self.size > MAX_PENDING:
+            self.dropped, self.pending, self.size = True, [], 0
+        self.wake.set()
+
+    def take(self) -> bytes:
+        """Everything pending, as one write."""
+        chunk = b"".join(self.pending)
+        self.pending, self.size = [], 0
+        self.wake.clear()
+        return chunk
+
+
+class Broadcaster:
+    """The node's one follower of the log for its event streams; runs while any subscribes."""
+
+    def __init__(self, feed: EventFeed, read: Reader, payload: Payload, per_key: int) -> None:
+        self.feed = feed
+        self._read = read
+        self._payload = payload
+        self.per_key = per_key
+        self.cursor = feed.applied_seq  # every event up to here has been offered
+        self._subscribers: set[Subscriber] = set()
+        self._keys: Counter[str] = Counter()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    def subscribe(self, key: str, after: int) -> Subscriber | None:
+        """A new subscriber, or ``None`` when ``key`` already holds ``per_key`` streams."""
+        if self._keys[key] >= self.per_key:
+            return None
+        if self._task is None or self._task.done():
+            self.cursor = self.feed.applied_seq  # nobody was following: start from here
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        subscriber = Subscriber(key, after)
+        self._subscribers.add(subscriber)
+        self._keys[key] += 1
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        if subscriber in self._subscribers:
+            self._subscribers.discard(subscriber)
+            self._keys[subscriber.key] -= 1
+            if not self._keys[subscriber.key]:
+                del self._keys[subscriber.key]
+
+    async def _run(self) -> None:
+        quiet_since = asyncio.get_running_loop().time()
+        while self._subscribers:
+            if self.feed.applied_seq > self.cursor and await self._offer_new():
+                continue
+            now = asyncio.get_running_loop().time()
+            if now - quiet_since >= self.feed.heartbeat and self._may_vouch():
+                self._offer_heartbeat()
+                quiet_since = now
+            await asyncio.sleep(TICK)
+
+    async def _offer_new(self) -> bool:
+        """Reads the log after the cursor once and offers each event; whether any came. A log
+        that cannot be read is tried again next tick; meanwhile no heartbeat vouches for it."""
+        try:
+            events = await self._read(self.feed.after, self.cursor)
+        except StoreUnavailable:
+            return False
+        for event in events:
+            data = self._payload(event)
+            if data is not None:
+                self._offer(event.seq, encode(event.seq, event.type, data))
+            self.cursor = max(self.cursor, event.seq or 0)
+        return bool(events)
+
+    def _may_vouch(self) -> bool:
+        """A heartbeat says "you have everything up to seq": only while this node is fresh
+        and every event it applied has been offered."""
+        return self.feed.is_fresh() and self.cursor >= self.feed.applied_seq
+
+    def _offer_heartbeat(self) -> None:
+        data = {"seq": self.cursor, "lag_ms": round(self.feed.lag() * 1000, 1)}
+        self._offer(None, encode(None, "heartbeat", data))
+
+    def _offer(self, seq: int | None, chunk: bytes) -> None:
+        for subscriber in tuple(self._subscribers):
+            subscriber.offer(seq, chunk)

@@ -1,0 +1,147 @@
+"""GET /v1/events with many subscribers: one broadcaster per node delivers a revocation to every
+stream within the bound, caps the streams of one credential, and drops a reader that falls
+behind with a last ``resume`` event (it reconnects and replays, so nothing is lost)."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+import pytest
+from event_streams import serving
+
+from tokenward.domain.model import Actor
+from tokenward.domain.tokens import TokenKind
+from tokenward.http.broadcast import MAX_PENDING, Subscriber
+from tokenward.runtime import Runtime
+from tokenward.service import NewToken
+from tokenward.testing import make_token, make_user
+
+ADMIN = Actor("test")
+SUBSCRIBERS = 300
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"events_per_key": SUBSCRIBERS}
+
+
+@pytest.fixture
+def base_url(runtime: Runtime) -> Iterator[str]:
+    with serving(runtime) as url:
+        yield url
+
+
+@pytest.fixture
+def key(runtime: Runtime) -> str:
+    root = make_user(runtime, "root", is_admin=True)
+    request = NewToken(label="resource server", scopes=("introspect",))
+    return runtime.tokens.create(root, request, by=ADMIN, kind=TokenKind.ADMIN).secret
+
+
+async def _open(base_url: str, key: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """One raw HTTP/1.1 event stream, read up to its first heartbeat."""
+    where = urlsplit(base_url)
+    reader, writer = await asyncio.open_connection(where.hostname, where.port)
+    request = f"GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n"
+    writer.write(request.encode())
+    status = await reader.readline()
+    assert b" 200 " in status, status
+    await reader.readuntil(b"event: heartbeat\n")
+    return reader, writer
+
+
+async def _until(reader: asyncio.StreamReader, marker: bytes) -> float:
+    await asyncio.wait_for(reader.readuntil(marker), timeout=5)
+    return time.monotonic()
+
+
+async def _fan_out(base_url: str, key: str, revoke: Any) -> list[float]:
+    streams = await asyncio.gather(*(_open(base_url, key) for _ in range(SUBSCRIBERS)))
+    try:
+        waits = [asyncio.create_task(_until(r, b"event: token.revoked\n")) for r, _ in streams]
+        started = time.monotonic()
+        await asyncio.to_thread(revoke)
+        arrived = await asyncio.gather(*waits)
+        over_cap = httpx2.get(
+            f"{base_url}/v1/events", headers={"Authorization": f"Bearer {key}"}, timeout=5
+        )
+        assert over_cap.status_code == 429
+        assert over_cap.headers["retry-after"]
+        assert over_cap.headers["content-type"] == "application/problem+json"
+        return [moment - started for moment in arrived]
+    finally:
+        for _, writer in streams:
+            writer.close()
+
+
+def test_every_subscriber_gets_a_revocation_within_the_bound(
+    base_url: str, runtime: Runtime, key: str
+) -> None:
+    alice = make_user(runtime)
+    created = make_token(runtime, alice)
+
+    def revoke() -> None:
+        runtime.tokens.revoke(created.record.id, by=ADMIN, owner_id=alice.id)
+
+    delays = asyncio.run(_fan_out(base_url, key, revoke))
+    p99 = statistics.quantiles(delays, n=100)[98]
+    print(
+        f"{SUBSCRIBERS} subscribers: p50 {statistics.median(delays) * 1000:.1f} ms, "
+        f"p99 {p99 * 1000:.1f} ms, max {max(delays) * 1000:.1f} ms"
+    )
+    assert len(delays) == SUBSCRIBERS
+    assert max(delays) < runtime.settings.max_staleness.total_seconds()
+
+
+async def _status_of_one_more(base_url: str, key: str) -> bytes:
+    where = urlsplit(base_url)
+    reader, writer = await asyncio.open_connection(where.hostname, where.port)
+    writer.write(
+        f"GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n".encode()
+    )
+    status = await reader.readline()
+    writer.close()
+    return status.split()[1]
+
+
+def test_closing_a_stream_frees_its_place_under_the_cap(base_url: str, key: str) -> None:
+    async def fill_close_one_retry() -> list[bytes]:
+        streams = await asyncio.gather(*(_open(base_url, key) for _ in range(SUBSCRIBERS)))
+        seen = [await _status_of_one_more(base_url, key)]
+        streams[0][1].close()
+        for _ in range(100):  # until the server has noticed the disconnect
+            await asyncio.sleep(0.02)
+            seen.append(await _status_of_one_more(base_url, key))
+            if seen[-1] != b"429":
+                break
+        for _, writer in streams[1:]:
+            writer.close()
+        return seen
+
+    seen = asyncio.run(fill_close_one_retry())
+    assert seen[0] == b"429"
+    assert seen[-1] == b"200"
+
+
+def test_a_subscriber_that_falls_behind_is_dropped_and_holds_no_memory() -> None:
+    async def scenario() -> Subscriber:
+        subscriber = Subscriber("tok_key", after=10)
+        subscriber.offer(5, b"old")  # at or before its start: it has this already
+        assert subscriber.pending == []
+        chunk = b"x" * 1024
+        for seq in range(11, 11 + MAX_PENDING // len(chunk) + 1):
+            subscriber.offer(seq, chunk)
+        return subscriber
+
+    subscriber = asyncio.run(scenario())
+    assert subscriber.dropped
+    assert subscriber.pending == [] and subscriber.size == 0
+    assert subscriber.wake.is_set()  # its stream wakes to send the final resume event
+    subscriber.offer(99, b"after the drop")
+    assert subscriber.pending == []
