@@ -1,0 +1,231 @@
+"""Event-stream benchmark: one node, N subscribers on ``GET /v1/events``, revocations fanned out.
+
+One ``tokenward serve`` (uvloop + httptools, as shipped) pinned to the server core, on a fresh
+SQLite file (or PostgreSQL schema). This process, pinned to the other core, opens N event
+streams with one admin key (``TOKENWARD_EVENTS_PER_KEY`` raised to N), waits for a heartbeat on
+each, then revokes tokens one at a time with ``DELETE /v1/tokens/{id}``. For each revocation:
+the time from sending the DELETE to its ``token.revoked`` event on every stream (p50, p99,
+max over all streams and rounds), and how long the DELETE itself took, beside the same DELETEs
+with no subscriber at all, measured first in the same run. The server's RSS before and after
+the streams opened gives the memory per subscriber.
+
+Targets (issue 16): 2,000 subscribers get a revocation at p99 <= 100 ms, and the DELETE takes
+at most 2x its time with no subscribers.
+Run: ``.venv/bin/python bench/events.py [--subscribers 2000] [--rounds 20] [--backend sqlite]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import _servers
+from _fixture import create_minter, mint_tokens_with_ids
+from _postgres import DEFAULT_URL, fresh_schema
+
+Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+TARGET_P99_MS = 100.0
+TARGET_DELETE_RATIO = 2.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = _arguments(argv)
+    os.sched_setaffinity(0, {options.client_core})
+    with tempfile.TemporaryDirectory(prefix="tw-bench-events-") as scratch:
+        work = Path(scratch)
+        with _database(options, work) as url:
+            figures = _benchmark(options, work, url)
+    _report(figures, options)
+    ok = figures["p99_ms"] <= TARGET_P99_MS and figures["delete_ratio"] <= TARGET_DELETE_RATIO
+    return 0 if ok else 1
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--postgres-url", default=DEFAULT_URL)
+    parser.add_argument("--server-core", type=int, default=0)
+    parser.add_argument("--client-core", type=int, default=1)
+    return parser.parse_args(argv)
+
+
+@contextlib.contextmanager
+def _database(options: argparse.Namespace, work: Path) -> Iterator[str]:
+    if options.backend == "sqlite":
+        yield f"sqlite:///{work / 'tokenward.db'}"
+        return
+    with fresh_schema(options.postgres_url, prefix="tw_bench_events") as url:
+        yield url
+
+
+def _environment(url: str, subscribers: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENWARD_")}
+    env["TOKENWARD_DATABASE_URL"] = url
+    env["TOKENWARD_PASSWORD"] = secrets.token_urlsafe(24)
+    env["TOKENWARD_ADMIN_PASSWORD"] = secrets.token_urlsafe(24)
+    env["TOKENWARD_EVENTS_PER_KEY"] = str(max(subscribers, 1))
+    return env
+
+
+def _benchmark(options: argparse.Namespace, work: Path, url: str) -> dict[str, float]:
+    env = _environment(url, options.subscribers)
+    port = _servers.free_port()
+    base = f"http://{_servers.HOST}:{port}"
+    with _servers.running(
+        _servers.tokenward_command(options.server_core, port),
+        ready_url=f"{base}/healthz",
+        log=work / "tokenward.log",
+        env=env,
+    ) as server:
+        key = _key(env)  # the server made the first admin on the empty database
+        minter = create_minter(env)
+        tokens = mint_tokens_with_ids(base, minter, 2 * options.rounds)
+        alone = [_revoke(port, minter, token_id) for token_id, _ in tokens[: options.rounds]]
+        return asyncio.run(_with_streams(options, port, key, minter, server.pid, tokens, alone))
+
+
+def _key(env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [
+            str(_servers.BIN / "tokenward"),
+            "key",
+            "create",
+            "--label",
+            "events bench",
+            "--scope",
+            "introspect",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"tokenward key create: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+async def _with_streams(
+    options: argparse.Namespace,
+    port: int,
+    key: str,
+    minter: str,
+    pid: int,
+    tokens: list[tuple[str, str]],
+    alone: list[float],
+) -> dict[str, float]:
+    rss_before = _rss(pid)
+    streams: list[Stream] = []
+    for _ in range(0, options.subscribers, 200):  # open in batches: the listen backlog
+        batch = min(200, options.subscribers - len(streams))
+        streams += await asyncio.gather(*(_open(port, key) for _ in range(batch)))
+    await asyncio.sleep(1)  # let the heartbeat settle in every buffer
+    rss_after = _rss(pid)
+    delays: list[float] = []
+    deletes: list[float] = []
+    for token_id, _ in tokens[options.rounds :]:
+        waits = [asyncio.create_task(_revoked(reader, token_id)) for reader, _ in streams]
+        started = time.perf_counter()
+        deletes.append(await asyncio.to_thread(_revoke, port, minter, token_id))
+        delays += [moment - started for moment in await asyncio.gather(*waits)]
+    for _, writer in streams:
+        writer.close()
+    return _figures(options, delays, deletes, alone, rss_before, rss_after)
+
+
+async def _open(port: int, key: str) -> Stream:
+    reader, writer = await asyncio.open_connection(_servers.HOST, port)
+    request = f"GET /v1/events HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {key}\r\n\r\n"
+    writer.write(request.encode())
+    status = await reader.readline()
+    if b" 200 " not in status:
+        raise RuntimeError(f"GET /v1/events answered {status!r}")
+    await reader.readuntil(b"event: heartbeat\n")
+    return reader, writer
+
+
+async def _revoked(reader: asyncio.StreamReader, token_id: str) -> float:
+    marker = f'"token_ids":["{token_id}"]'.encode()
+    while True:
+        block = await asyncio.wait_for(reader.readuntil(b"\n\n"), timeout=30)
+        if marker in block:
+            return time.perf_counter()
+
+
+def _revoke(port: int, minter: str, token_id: str) -> float:
+    """Seconds ``DELETE /v1/tokens/{id}`` took, answer read."""
+    connection = http.client.HTTPConnection(_servers.HOST, port, timeout=30)
+    started = time.perf_counter()
+    connection.request(
+        "DELETE", f"/v1/tokens/{token_id}", headers={"Authorization": f"Bearer {minter}"}
+    )
+    answer = connection.getresponse()
+    answer.read()
+    took = time.perf_counter() - started
+    connection.close()
+    if answer.status != 200:
+        raise RuntimeError(f"DELETE /v1/tokens/{token_id} answered {answer.status}")
+    return took
+
+
+def _rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def _figures(
+    options: argparse.Namespace,
+    delays: list[float],
+    deletes: list[float],
+    alone: list[float],
+    rss_before: int,
+    rss_after: int,
+) -> dict[str, float]:
+    cuts = statistics.quantiles(delays, n=100)
+    return {
+        "subscribers": options.subscribers,
+        "rounds": options.rounds,
+        "p50_ms": statistics.median(delays) * 1000,
+        "p99_ms": cuts[98] * 1000,
+        "max_ms": max(delays) * 1000,
+        "delete_alone_ms": statistics.median(alone) * 1000,
+        "delete_ms": statistics.median(deletes) * 1000,
+        "delete_ratio": statistics.median(deletes) / statistics.median(alone),
+        "rss_per_subscriber_kib": (rss_after - rss_before) / max(options.subscribers, 1) / 1024,
+    }
+
+
+def _report(figures: dict[str, float], options: argparse.Namespace) -> None:
+    print(
+        f"{options.subscribers} subscribers on one node ({options.backend}), "
+        f"{options.rounds} revocations\n"
+        f"  token.revoked on every stream after the DELETE was sent: "
+        f"p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, "
+        f"max {figures['max_ms']:.1f} ms "
+        f"(target p99 <= {TARGET_P99_MS:.0f} ms)\n"
+        f"  DELETE /v1/tokens/{{id}}: {figures['delete_ms']:.1f} ms with the streams, "
+        f"{figures['delete_alone_ms']:.1f} ms with none = {figures['delete_ratio']:.2f}x "
+        f"(target <= {TARGET_DELETE_RATIO:.0f}x)\n"
+        f"  server RSS per subscriber: {figures['rss_per_subscriber_kib']:.1f} KiB"
+    )
+    print(json.dumps({"events": figures}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
