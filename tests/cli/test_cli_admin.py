@@ -107,3 +107,27 @@ def test_audit_shows_who_did_what_and_filters(tokenward: Tokenward) -> None:
     assert [r["details"]["tokens_revoked"] for r in records] == [1]
     first_seq = int(lines[0].split("\t")[0])
     assert len(tokenward.ok("audit", "--after", str(first_seq)).splitlines()) == 4
+
+
+def test_audit_refuses_a_seq_past_what_the_store_holds_naming_the_option(
+    tokenward: Tokenward,
+) -> None:
+    for after in ("9223372036854775808", "-1"):
+        done = tokenward("audit", "--after", after)
+        assert done.returncode == 2, done.stderr
+        assert "--after" in done.stderr and "Traceback" not in done.stderr
+    assert tokenward.ok("audit", "--after", "9223372036854775807").strip() == ""
+
+
+def test_token_lifetimes_out_of_range_are_refused_and_make_nothing(tokenward: Tokenward) -> None:
+    _admin(tokenward)
+    for days in ("100000000000000000000000000000", "-1", "0"):
+        made = tokenward(
+            "token", "create", "--user", "alice", "--label", "x", "--expires-in-days", days
+        )
+        assert made.returncode != 0 and "Traceback" not in made.stderr, made.stderr
+        key = tokenward(
+            "key", "create", "--user", "root", "--label", "x", "--expires-in-days", days
+        )
+        assert key.returncode != 0 and "Traceback" not in key.stderr, key.stderr
+    assert tokenward.ok("token", "list", "--user", "alice").splitlines()[1:] == []

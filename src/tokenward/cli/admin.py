@@ -8,6 +8,7 @@ import click
 
 from tokenward.cli._common import CLI_ACTOR, guard, runtime, when
 from tokenward.domain.errors import InvalidInput
+from tokenward.domain.model import MAX_SEQ
 from tokenward.domain.scopes import ADMIN, ADMIN_KEY_SCOPES
 from tokenward.domain.tokens import TokenKind
 from tokenward.http.views import event_view
@@ -59,7 +60,7 @@ def create(label: str, username: str, expires_in_days: int | None, scopes: tuple
 
 
 @click.command()
-@click.option("--after", type=click.IntRange(min=0), default=0, help="Only events after SEQ.")
+@click.option("--after", type=click.IntRange(0, MAX_SEQ), default=0, help="Only events after SEQ.")
 @click.option("--type", "kind", default=None, help="Only events of this type.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")

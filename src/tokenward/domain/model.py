@@ -15,6 +15,7 @@ from tokenward.domain.tokens import TokenKind
 
 __all__ = [
     "EVENTS_CHANNEL",
+    "MAX_SEQ",
     "Actor",
     "DeadTokenPresented",
     "Event",
@@ -34,6 +35,9 @@ __all__ = [
 LABEL_MAX = 100
 # Where a committed event's seq is announced (PostgreSQL NOTIFY channel, Redis pub/sub channel).
 EVENTS_CHANNEL = "tokenward_events"
+# The largest event seq there can be: both stores keep it in a signed 64-bit integer, so a
+# larger number is refused at the edge (422 naming the field), never sent to the store.
+MAX_SEQ = 2**63 - 1
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 # Deliberately plain: one @, no spaces or controls, a dotted domain; the mail server decides.
 _EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f,;:<>\"()\[\]\\]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")

@@ -17,7 +17,7 @@ from tokenward.domain.errors import (
     InvalidInput,
     NotFound,
 )
-from tokenward.domain.model import Principal, TokenStatus, UserRecord
+from tokenward.domain.model import MAX_SEQ, Principal, TokenStatus, UserRecord
 from tokenward.domain.policy import policy_to_document
 from tokenward.domain.scopes import ADMIN
 from tokenward.domain.tokens import TokenKind
@@ -220,7 +220,7 @@ def put_policy(document: dict[str, Any], request: Request, caller: Admin, rt: Rt
 def audit(
     request: Request,
     rt: Rt,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     type: Annotated[str | None, Query(max_length=64)] = None,
     subject: Annotated[str | None, Query(max_length=64)] = None,
     actor: Annotated[str | None, Query(max_length=64)] = None,

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from tokenward.domain.clock import Clock
 from tokenward.domain.errors import InvalidInput
-from tokenward.domain.model import Actor, Event, SessionRecord, TokenRecord, UserRecord
+from tokenward.domain.model import MAX_SEQ, Actor, Event, SessionRecord, TokenRecord, UserRecord
 from tokenward.store.base import EventQuery, Store
 
 __all__ = ["AuditService", "Parties"]
@@ -42,10 +42,10 @@ class AuditService:
         ``query.newest_first``."""
         if not 1 <= query.limit <= MAX_PAGE:
             raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE}")
-        if query.after < 0:
-            raise InvalidInput("after", "must not be negative")
-        if query.before is not None and query.before < 1:
-            raise InvalidInput("before", "must be at least 1")
+        if not 0 <= query.after <= MAX_SEQ:
+            raise InvalidInput("after", f"must be between 0 and {MAX_SEQ}")
+        if query.before is not None and not 1 <= query.before <= MAX_SEQ:
+            raise InvalidInput("before", f"must be between 1 and {MAX_SEQ}")
         with self.store.transaction() as tx:
             return tx.events(query)
 

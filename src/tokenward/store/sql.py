@@ -364,15 +364,21 @@ class _SqlTransaction:
         return [_user(row) for row in self.conn.execute(stmt)] if ids else []
 
 
+def _seq(value: int) -> sa.BindParameter[int]:
+    """A seq bound as a 64-bit integer: PostgreSQL compares it with the 32-bit column, so a
+    number past the column's range finds nothing instead of failing."""
+    return sa.bindparam(None, value, type_=sa.BigInteger)
+
+
 def event_filters(query: EventQuery) -> list[sa.ColumnElement[bool]]:
     """The WHERE clauses of ``query``: every one of them must hold."""
     c = events.c
-    clauses = [c.seq > query.after]
+    clauses = [c.seq > _seq(query.after)]
     for column, value in ((c.type, query.type), (c.subject, query.subject), (c.actor, query.actor)):
         if value is not None:
             clauses.append(column == value)
     if query.before is not None:
-        clauses.append(c.seq < query.before)
+        clauses.append(c.seq < _seq(query.before))
     if query.since is not None:
         clauses.append(c.at >= query.since)
     if query.until is not None:
@@ -442,7 +448,7 @@ class SqlStore:
             return conn.execute(stmt, params).first()
 
     def events_after(self, seq: int, limit: int = 100) -> list[Event]:
-        stmt = events.select().where(events.c.seq > seq).order_by(events.c.seq).limit(limit)
+        stmt = events.select().where(events.c.seq > _seq(seq)).order_by(events.c.seq).limit(limit)
         with fail_closed(), self.reader.connect() as conn:
             return [_event(row) for row in conn.execute(stmt)]
 
