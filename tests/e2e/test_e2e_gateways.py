@@ -181,8 +181,13 @@ def _ask(gateway: Gateway, path: str, headers: Mapping[str, str] | None = None) 
 def test_an_expired_token_on_the_public_endpoint_is_401_not_the_list(
     stack: Stack, tokens: dict[str, str], kind: str
 ) -> None:
-    status, headers, body = _ask(stack.gateways[kind], "/projects", _bearer(tokens["expired"]))
+    gateway = stack.gateways[kind]
+    status, headers, body = _ask(gateway, "/projects", _bearer(tokens["expired"]))
     assert status == 401
+    assert _send(gateway.port, [*_bearer(tokens["expired"]).items()])[:2] == (
+        401,
+        headers["www-authenticate"],
+    )
     assert 'error="invalid_token"' in headers["www-authenticate"]
     assert "expired" in headers["www-authenticate"]
     assert "projects" not in body
@@ -226,9 +231,9 @@ def test_a_token_without_read_on_the_scoped_endpoint_is_403_naming_read(
     assert 'error="insufficient_scope"' in headers["www-authenticate"]
     assert 'scope="read"' in headers["www-authenticate"]
     assert "reports" not in body
-    status, headers, _ = _ask(gateway, "/reports")  # anonymous: a token is needed
-    assert status == 401
-    assert headers["www-authenticate"] == 'Bearer realm="tokenward"'
+    assert _send(gateway.port, [*_bearer(tokens["write"]).items()], "/reports")[0] == 403
+    status, challenge, _ = _send(gateway.port, [], "/reports")  # anonymous: a token is needed
+    assert (status, challenge) == (401, 'Bearer realm="tokenward"')
 
 
 @pytest.mark.parametrize("kind", GATEWAYS)
@@ -267,16 +272,21 @@ def test_tokenward_headers_sent_by_the_client_never_reach_the_api(
     assert body["seen"]["user_id"] != "usr_forged"
 
 
-def _send(port: int, headers: list[tuple[str, str]]) -> tuple[int, str, bytes]:
-    """GET /projects with ``headers`` as given (repeats included): status, challenge, body."""
+def _send(
+    port: int, headers: list[tuple[str, str]], path: str = "/projects"
+) -> tuple[int, str, bytes]:
+    """GET ``path`` with ``headers`` as given (repeats included): status, the one challenge
+    (there must not be two), body."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.putrequest("GET", "/projects")
+        conn.putrequest("GET", path)
         for name, value in headers:
             conn.putheader(name, value)
         conn.endheaders()
         answer = conn.getresponse()
-        return answer.status, answer.getheader("WWW-Authenticate") or "", answer.read()
+        challenges = answer.msg.get_all("WWW-Authenticate") or [""]
+        assert len(challenges) == 1, challenges
+        return answer.status, challenges[0], answer.read()
     finally:
         conn.close()
 
