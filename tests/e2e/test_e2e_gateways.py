@@ -303,20 +303,52 @@ def test_a_malformed_authorization_is_400_invalid_request(stack: Stack, kind: st
     assert (status, b"projects" in body) == (400, False)
 
 
-def test_tokenward_down_is_503_never_the_apis_answer(tmp_path: Path, stack: Stack) -> None:
-    """A tokenward of their own behind both gateways, killed after a token was verified
-    through each (their kept-alive connections to it die with it)."""
-    env = {"TOKENWARD_ADMIN_PASSWORD": ADMIN_PASSWORD}
+OTHER_CLIENT = "127.0.0.2"  # a second client address on loopback (Linux routes 127.0.0.0/8)
+
+
+def _from(
+    address: str, gateway: Gateway, headers: dict[str, str]
+) -> tuple[int, dict[str, str], bytes]:
+    """GET /projects through ``gateway`` from the client ``address``."""
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", gateway.port, timeout=10, source_address=(address, 0)
+    )
+    try:
+        conn.request("GET", "/projects", headers=headers)
+        answer = conn.getresponse()
+        found = {k.lower(): v for k, v in answer.getheaders()}
+        return answer.status, found, answer.read()
+    finally:
+        conn.close()
+
+
+def test_too_many_failures_is_429_and_tokenward_down_is_503_never_the_apis_answer(
+    tmp_path: Path, stack: Stack
+) -> None:
+    """A tokenward of their own behind both gateways (2 failed credentials a minute per client
+    address, which the gateways pass on): the limit reaches the client as 429 with Retry-After,
+    a valid token is never limited; then it is killed (the gateways' kept-alive connections to
+    it die with it)."""
+    env = {"TOKENWARD_ADMIN_PASSWORD": ADMIN_PASSWORD, "TOKENWARD_FAILED_AUTH_PER_MINUTE": "2"}
     server = Server.start(tmp_path, clean_env(env), name="doomed")
     try:
         server.wait_ready()
         token = _token(server, _log_in(server), "doomed")
+        unknown = _bearer("twu_" + "x" * 49)
         with (
             _gateway("nginx", tmp_path, server.port, stack.api_port) as nginx,
             _gateway("caddy", tmp_path, server.port, stack.api_port) as caddy,
         ):
+            other = [_from(OTHER_CLIENT, gateway, unknown)[0] for gateway in (nginx, caddy)]
+            assert other == [401, 401]  # one client through either gateway: one count
             for gateway in (nginx, caddy):
-                assert _ask(gateway, "/projects", _bearer(token))[0] == 200
+                status, found, body = _from(OTHER_CLIENT, gateway, unknown)
+                assert (status, b"projects" in body) == (429, False)
+                assert int(found["retry-after"]) > 0
+                assert _from(OTHER_CLIENT, gateway, _bearer(token))[0] == 200  # never limited
+                assert (
+                    _ask(gateway, "/projects", unknown)[0] == 401
+                )  # another client: counted apart
             server.kill()
             for gateway in (nginx, caddy):
                 for headers in (_bearer(token), {}):
