@@ -44,8 +44,10 @@ unit: $(VENV)/.dev $(WHEEL_ENV)/.installed browser gateways
 browser:  ## the web UI tests drive Debian's Chromium (launched by path, never downloaded)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
-gateways:  ## the gateway tests run Debian's nginx and Caddy as their own processes
+gateways:  ## the gateway tests run Debian's nginx (with headers-more) and Caddy as their own processes
 	command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx)
+	test -e /usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so \
+		|| (apt-get update -qq && apt-get install -y -qq libnginx-mod-http-headers-more-filter)
 	command -v caddy >/dev/null || (apt-get update -qq && apt-get install -y -qq caddy)
 
 # Tests never write screenshots (so `make test` leaves the tree clean); this target does.

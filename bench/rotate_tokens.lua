@@ -1,5 +1,6 @@
--- wrk script: GET /v1/self, rotating through the valid tokens in a file (one secret a line).
--- Usage: wrk ... -s rotate_tokens.lua http://127.0.0.1:PORT -- /path/to/tokens.txt
+-- wrk script: GET /v1/self (or the path given second), rotating through the valid tokens in a
+-- file (one secret a line).
+-- Usage: wrk ... -s rotate_tokens.lua http://127.0.0.1:PORT -- /path/to/tokens.txt [/path]
 -- Each wrk thread has its own Lua state; threads start at different offsets.
 
 local requests = {}
@@ -11,11 +12,12 @@ function init(args)
    if path == nil then
       error("rotate_tokens.lua: pass the token file after --")
    end
+   local target = args[2] or "/v1/self"
    local file = assert(io.open(path, "r"))
    for line in file:lines() do
       if line ~= "" then
          count = count + 1
-         requests[count] = wrk.format("GET", "/v1/self", { ["Authorization"] = "Bearer " .. line })
+         requests[count] = wrk.format("GET", target, { ["Authorization"] = "Bearer " .. line })
       end
    end
    file:close()

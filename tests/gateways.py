@@ -33,12 +33,18 @@ __all__ = [
     "free_port",
     "require_caddy",
     "require_nginx",
+    "require_nginx_module",
     "rewrite",
 ]
 
 READY_WITHIN = 10.0  # seconds
+# Debian's packaged modules load themselves through these files, with paths relative to
+# nginx's own prefix; the tests' nginx runs with a prefix of its own, so they are made absolute.
+NGINX_ENABLED_MODULES = Path("/etc/nginx/modules-enabled")
+NGINX_PREFIX = Path("/usr/share/nginx")
+NGINX_MODULES = Path("/usr/lib/nginx/modules")
 NGINX_MAIN = """\
-{user}worker_processes 1;
+{modules}{user}worker_processes 1;
 pid {home}/nginx.pid;
 error_log {home}/error.log info;
 events {{ worker_connections 1024; }}
@@ -68,6 +74,13 @@ def require_nginx() -> str:
     require_service("nginx (Debian's package; `make gateways` installs it)", found is not None)
     assert found is not None
     return found
+
+
+def require_nginx_module(name: str, package: str) -> None:
+    """Skip (or fail under CI) when Debian's nginx module ``name`` (the ``.so`` file's stem) is
+    not installed; ``package`` is what to install."""
+    found = (NGINX_MODULES / f"{name}.so").exists()
+    require_service(f"nginx's {name} ({package}; `make gateways` installs it)", found)
 
 
 def require_caddy() -> str:
@@ -151,7 +164,7 @@ class Nginx:
         main = home / "nginx.conf"
         # As root, nginx's workers would run as nobody, who cannot read pytest's 0700 folders.
         user = "user root;\n" if os.geteuid() == 0 else ""
-        main.write_text(NGINX_MAIN.format(home=home, user=user))
+        main.write_text(NGINX_MAIN.format(home=home, user=user, modules=_debian_modules()))
         command = [binary, "-p", str(home), "-c", str(main), "-e", str(home / "error.log")]
         checked = subprocess.run([*command, "-t"], capture_output=True, text=True)
         assert checked.returncode == 0, f"nginx -t refused the configuration:\n{checked.stderr}"
@@ -198,6 +211,18 @@ def _run(
         yield gateway
     finally:
         gateway.stop()
+
+
+def _debian_modules() -> str:
+    """The ``load_module`` lines of Debian's enabled modules, as its ``nginx.conf`` includes
+    them, with absolute paths."""
+    lines = []
+    for enabled in sorted(NGINX_ENABLED_MODULES.glob("*.conf")):
+        for line in enabled.read_text().splitlines():
+            words = line.strip().rstrip(";").split()
+            if len(words) == 2 and words[0] == "load_module":
+                lines.append(f"load_module {NGINX_PREFIX / words[1]};\n")
+    return "".join(lines)
 
 
 def _sbin(name: str) -> str | None:

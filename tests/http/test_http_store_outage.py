@@ -164,6 +164,7 @@ CALLERS = {
     "POST /v1/introspect": _server("POST", "/v1/introspect"),
     "POST /v1/revoke": _server("POST", "/v1/revoke"),
     "GET /v1/events": _server("GET", "/v1/events"),
+    "GET /v1/forward-auth": _server("GET", "/v1/forward-auth"),
     "SDK ASGI middleware": _sdk_asgi,
     "SDK WSGI middleware": _sdk_wsgi,
 }

@@ -24,6 +24,7 @@ from tokenward.http.access_log import AccessLogMiddleware
 from tokenward.http.auth import AuthenticationMiddleware
 from tokenward.http.cookies import session_cookie_namer
 from tokenward.http.edge import CrashGuard, Edge, self_endpoint_with
+from tokenward.http.forward_auth import ForwardAuth
 from tokenward.http.metrics import MetricsEndpoint
 from tokenward.http.webhooks import router as webhooks_router
 from tokenward.propagation.feed import EventFeed
@@ -33,8 +34,9 @@ __all__ = ["TokenwardApp", "create_app"]
 
 
 def create_app(runtime: Runtime) -> TokenwardApp:
-    """The whole HTTP API over ``runtime``'s services. The hot path (plain ASGI) takes only
-    the narrow services it needs: the authenticator, the usage recorder, the event feed."""
+    """The whole HTTP API over ``runtime``'s services. The hot path (plain ASGI: ``/v1/self``,
+    introspection, the event stream, gateways' ``/v1/forward-auth``) takes only the narrow
+    services it needs: the authenticator, the usage recorder, the event feed."""
     api = _management_api(runtime)
     authenticator = runtime.authenticator
     feed = EventFeed(runtime.cache, runtime.store, runtime.settings.max_staleness)
@@ -52,6 +54,7 @@ def create_app(runtime: Runtime) -> TokenwardApp:
     app: ASGIApp = AuthenticationMiddleware(
         edge, authenticator, session_cookie_namer(runtime.settings.cookie_secure)
     )
+    app = ForwardAuth(app, authenticator)  # gateways: the Authorization header alone
     app = MetricsEndpoint(app, runtime)  # its own secret, not a tokenward credential
     if runtime.settings.access_log:
         app = AccessLogMiddleware(app)

@@ -21,6 +21,44 @@ def _json(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {}}}
 
 
+_FORWARD_AUTH: dict[str, Any] = {
+    "summary": "For gateways (nginx auth_request, Caddy forward_auth, Traefik forwardAuth): "
+    "is the client's Authorization header good enough for this location? Any method; the body "
+    "is never read. Policy from the gateway: Tokenward-Require-Scope (space-separated, all "
+    "needed), Tokenward-Require-Token: true",
+    "security": [{}, *_BEARER],
+    "parameters": [
+        {"name": "Tokenward-Require-Scope", "in": "header", "schema": {"type": "string"}},
+        {
+            "name": "Tokenward-Require-Token",
+            "in": "header",
+            "schema": {"type": "string", "enum": ["true", "false"]},
+        },
+    ],
+    "responses": {
+        "200": {
+            "description": "Allowed. With a token: Tokenward-User, Tokenward-User-Id, "
+            "Tokenward-Token-Id, Tokenward-Scopes, Tokenward-Token-Expires; anonymous: none",
+            "headers": {
+                name: {"schema": {"type": "string"}}
+                for name in (
+                    "Tokenward-User",
+                    "Tokenward-User-Id",
+                    "Tokenward-Token-Id",
+                    "Tokenward-Scopes",
+                    "Tokenward-Token-Expires",
+                )
+            },
+        },
+        "400": _PROBLEM,
+        "401": _PROBLEM,
+        "403": _PROBLEM,
+        "429": _PROBLEM,
+        "431": _PROBLEM,
+        "503": _PROBLEM,
+    },
+}
+
 _PLAIN_ROUTES: dict[str, dict[str, Any]] = {
     "/v1/self": {
         "get": {
@@ -58,6 +96,9 @@ _PLAIN_ROUTES: dict[str, dict[str, Any]] = {
                 "400": _json("RFC 6749 error"),
             },
         }
+    },
+    "/v1/forward-auth": {
+        method: _FORWARD_AUTH for method in ("get", "head", "post", "put", "patch", "delete")
     },
     "/healthz": {"get": {"summary": "The process is up", "responses": {"200": _json("Up")}}},
     "/metrics": {
