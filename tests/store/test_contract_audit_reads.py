@@ -42,7 +42,7 @@ def _log(store: Store) -> list[int]:
     """Six events: types a/b alternating, actors x/y, the first three on day 1, then day 2."""
     with store.transaction() as tx:
         return [
-            tx.append_event(
+            tx.events.append(
                 Event("a" if n % 2 == 0 else "b", DAY1 if n < 3 else DAY2, "xy"[n % 2], f"s{n}")
             )
             for n in range(6)
@@ -51,7 +51,7 @@ def _log(store: Store) -> list[int]:
 
 def _seqs(store: Store, query: EventQuery) -> list[int]:
     with store.transaction() as tx:
-        return [event.seq or 0 for event in tx.events(query)]
+        return [event.seq or 0 for event in tx.events.query(query)]
 
 
 def test_events_read_newest_first_and_page_back_with_before(store: Store) -> None:
@@ -108,9 +108,9 @@ def _named(store: Store) -> tuple[UserRecord, TokenRecord, SessionRecord]:
     )
     session = SessionRecord(new_id("ses"), alice.id, "c" * 64, DAY1, DAY2)
     with store.transaction() as tx:
-        tx.add_user(alice)
-        tx.add_token(token)
-        tx.add_session(session)
+        tx.users.add(alice)
+        tx.tokens.add(token)
+        tx.sessions.add(session)
     return alice, token, session
 
 
@@ -120,9 +120,9 @@ def test_tokens_sessions_and_users_are_read_by_ids_leaving_out_unknown_ones(
     alice, token, session = _named(store)
     unknown = [new_id("tok"), new_id("ses"), new_id("usr")]
     with store.transaction() as tx:
-        assert tx.tokens_by_ids([token.id, token.id, unknown[0]]) == [token]
-        assert tx.sessions_by_ids({session.id, unknown[1]}) == [session]
-        assert tx.users_by_ids([alice.id, unknown[2]]) == [alice]
-        assert tx.tokens_by_ids([]) == []
-        assert tx.sessions_by_ids([]) == []
-        assert tx.users_by_ids(set()) == []
+        assert tx.tokens.by_ids([token.id, token.id, unknown[0]]) == [token]
+        assert tx.sessions.by_ids({session.id, unknown[1]}) == [session]
+        assert tx.users.by_ids([alice.id, unknown[2]]) == [alice]
+        assert tx.tokens.by_ids([]) == []
+        assert tx.sessions.by_ids([]) == []
+        assert tx.users.by_ids(set()) == []

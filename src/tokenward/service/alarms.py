@@ -119,11 +119,11 @@ class TokenAlarms:
 
     def _report_reuse(self, tx: StoreTransaction, seen: _Seen, revoke_family: bool) -> int:
         now = self.clock.now()
-        if not tx.claim_alarm(seen.token.id, "reuse", now, REUSE_EVERY):
+        if not tx.tokens.claim_alarm(seen.token.id, "reuse", now, REUSE_EVERY):
             return 0
         details = {**_details(seen), "rotated_to": seen.token.rotated_to}
         by = Actor(SYSTEM, seen.ip)
-        tx.append_event(by.event("token.reuse_detected", now, seen.token.id, details))
+        tx.events.append(by.event("token.reuse_detected", now, seen.token.id, details))
         if revoke_family:
             for member in family_of(tx, seen.token):
                 revoke_in(tx, member, now, by, "reuse_detected")
@@ -131,11 +131,13 @@ class TokenAlarms:
 
     def _report_dead_use(self, tx: StoreTransaction, seen: _Seen) -> int:
         now = self.clock.now()
-        total = tx.add_dead_uses(seen.token.id, seen.count, seen.last_at, seen.ip)
-        if not tx.claim_alarm(seen.token.id, "dead_use", now, DEAD_USE_EVERY):
+        total = tx.tokens.add_dead_uses(seen.token.id, seen.count, seen.last_at, seen.ip)
+        if not tx.tokens.claim_alarm(seen.token.id, "dead_use", now, DEAD_USE_EVERY):
             return 0
         details = {**_details(seen), "count": total}
-        tx.append_event(Actor(SYSTEM, seen.ip).event("token.dead_use", now, seen.token.id, details))
+        tx.events.append(
+            Actor(SYSTEM, seen.ip).event("token.dead_use", now, seen.token.id, details)
+        )
         return 1
 
 

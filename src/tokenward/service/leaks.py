@@ -21,7 +21,7 @@ from tokenward.domain.clock import Clock
 from tokenward.domain.errors import InvalidInput
 from tokenward.domain.model import Actor, TokenRecord, TokenStatus
 from tokenward.domain.redaction import redact, token_shaped
-from tokenward.service.tokens import revoke_in
+from tokenward.service.tokens import revoke_once
 from tokenward.store.base import Store, StoreTransaction
 
 __all__ = ["MAX_LEAKED_TOKENS", "MAX_SOURCE", "LeakService"]
@@ -46,7 +46,7 @@ class LeakService:
         with self.store.transaction() as tx:
             revoked = sum(self._revoke(tx, record, source, by) for record in found if record)
             details = {"received": len(presented), "revoked": revoked, "source": source}
-            tx.append_event(by.event("leak.reported", now, "leaks", details))
+            tx.events.append(by.event("leak.reported", now, "leaks", details))
         return len(presented)
 
     def _stored(self, value: str) -> TokenRecord | None:
@@ -58,12 +58,13 @@ class LeakService:
 
     def _revoke(self, tx: StoreTransaction, record: TokenRecord, source: str, by: Actor) -> int:
         now = self.clock.now()
-        current = tx.token_by_id(record.id)
+        current = tx.tokens.by_id(record.id)
         if current is None or current.status(now) is not TokenStatus.ACTIVE:
             return 0
-        revoke_in(tx, current, now, by, "leaked")
+        if revoke_once(tx, current, now, by, "leaked") is None:
+            return 0  # a concurrent report (or revocation) won: it wrote the events
         details = {"token_id": current.id, "user_id": current.user_id, "source": source}
-        tx.append_event(by.event("token.leaked", now, current.id, details))
+        tx.events.append(by.event("token.leaked", now, current.id, details))
         return 1
 
 
