@@ -4,38 +4,15 @@ memory, SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
-
-from backends import require_service
 from tokenward.domain.model import Event, SessionRecord, TokenRecord, UserRecord, UserStatus
 from tokenward.domain.tokens import TokenKind, digest, generate, new_id
-from tokenward.store import MemoryStore, SqlStore, Store
+from tokenward.store import Store
 from tokenward.store.base import EventQuery
-from tokenward.store.migrate import upgrade
 
 DAY1 = datetime(2026, 6, 1, 23, 59, 59, 999999, tzinfo=UTC)
 DAY2 = datetime(2026, 6, 2, tzinfo=UTC)
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    if request.param == "sqlite":
-        sql = SqlStore(f"sqlite:///{tmp_path / 'contract.db'}")
-        upgrade(sql.writer)
-    else:
-        schema = request.getfixturevalue("_postgres_schema")
-        require_service("PostgreSQL (127.0.0.1:5432)", schema is not None)
-        schema.empty()
-        sql = SqlStore(schema.url)
-    yield sql
-    sql.dispose()
 
 
 def _log(store: Store) -> list[int]:

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from tokenward.domain.model import UserRecord, UserStatus
 from tokenward.domain.tokens import new_id
-from tokenward.store import MemoryStore, SqlStore, Store
+from tokenward.store import Store
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["memory", "sql"])
-def store(request: pytest.FixtureRequest, database_url: str) -> Iterator[Store]:
-    """The memory store, and the SQL store on SQLite and PostgreSQL (``database_url``)."""
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    sql = SqlStore(database_url)
-    yield sql
-    sql.dispose()
 
 
 def test_a_password_hash_is_replaced_and_nothing_else_of_the_user(store: Store) -> None:

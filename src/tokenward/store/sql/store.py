@@ -86,12 +86,14 @@ class SqlStore:
                 yield tx
             if tx.events.last_seq:
                 self._committed(tx.events.last_seq)
-        except sa.exc.IntegrityError as error:
-            raise Conflict("the change clashes with stored data") from error
-        except sa.exc.DataError as error:
+        # Neither refusal carries the database's error along: PostgreSQL's text quotes the
+        # stored values (a digest, a webhook's signing secret), and tracebacks end up in logs.
+        except sa.exc.IntegrityError:
+            raise Conflict("the change clashes with stored data") from None
+        except sa.exc.DataError:
             # A value the database cannot hold (PostgreSQL refuses NUL in text): the caller's
             # input, not our failure. The value itself is not echoed.
-            raise InvalidInput("request", "contains a value the store cannot hold") from error
+            raise InvalidInput("request", "contains a value the store cannot hold") from None
 
     def principal_by_digest(self, digest: str) -> tuple[TokenRecord, UserRecord] | None:
         row = self._read_one(self._principal_by_digest, {"digest": digest})
