@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from typing import TypeVar
 
 import pytest
@@ -48,17 +49,24 @@ def nodes(database_url: str) -> Iterator[tuple[Runtime, Runtime]]:
 
 def _race(nodes: tuple[Runtime, Runtime], call: Callable[[Runtime], T]) -> list[T | Exception]:
     """``CALLS`` calls at once, alternating between the nodes; what each answered or raised."""
-    start = threading.Barrier(CALLS)
+    return _race_each(nodes, [call] * CALLS)
+
+
+def _race_each(
+    nodes: tuple[Runtime, Runtime], calls: list[Callable[[Runtime], T]]
+) -> list[T | Exception]:
+    """Every one of ``calls`` at once, alternating between the nodes."""
+    start = threading.Barrier(len(calls))
 
     def one(index: int) -> T | Exception:
         start.wait()
         try:
-            return call(nodes[index % 2])
+            return calls[index](nodes[index % 2])
         except Exception as error:  # the answer under test
             return error
 
-    with ThreadPoolExecutor(CALLS) as pool:
-        return list(pool.map(one, range(CALLS)))
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(one, range(len(calls))))
 
 
 def _events(rt: Runtime, type_: str, subject: str | None = None) -> list[Event]:
@@ -186,3 +194,35 @@ def test_racing_webhook_creations_each_get_exactly_the_events_after_their_own(
             assert hook.after_seq == own.seq
             sent = sorted(d.event_seq for d in tx.deliveries.of_target(hook.id, 1000))
             assert sent == [seq for seq in created if seq > hook.after_seq]
+
+
+def test_racing_changes_to_one_account_never_deadlock_and_revoke_each_token_once(
+    nodes: tuple[Runtime, Runtime],
+) -> None:
+    """A deactivation, a logout everywhere, leak reports naming the tokens in opposite orders
+    and single revocations, all at once: on PostgreSQL each takes its row locks before the
+    event log's lock, in one order, so none waits on another forever (a deadlock would
+    surface as StoreUnavailable)."""
+    a, _ = nodes
+    make_user(a, "root", is_admin=True)
+    bob = make_user(a, "bob")
+    made = [make_token(a, bob, f"t{i}") for i in range(4)]
+    secrets = [m.secret for m in made]
+    a.sessions.login("bob", "a-long-test-password", TEST_ACTOR)
+    revokes = [partial(_revoke, m.record.id) for m in made]
+    calls: list[Callable[[Runtime], object]] = [
+        lambda rt: rt.accounts.deactivate(bob.id, TEST_ACTOR),
+        lambda rt: rt.sessions.logout_all(bob.id, revoke_tokens=True, by=TEST_ACTOR),
+        lambda rt: rt.leaks.report(secrets, "a paste", Actor("anon")),
+        lambda rt: rt.leaks.report(secrets[::-1], "a paste", Actor("anon")),
+        *revokes,
+        *revokes[::-1],
+    ]
+    answers = _race_each(nodes, calls * 2)
+    assert not [x for x in answers if isinstance(x, Exception)]
+    revoked = sorted(e.subject for e in _events(a, "token.revoked"))
+    assert revoked == sorted(m.record.id for m in made)
+
+
+def _revoke(token_id: str, rt: Runtime) -> object:
+    return rt.tokens.revoke(token_id, by=TEST_ACTOR, owner_id=None)

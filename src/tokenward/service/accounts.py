@@ -10,6 +10,7 @@ from tokenward.domain.clock import Clock
 from tokenward.domain.errors import Conflict, NotFound
 from tokenward.domain.model import (
     Actor,
+    TokenRecord,
     TokenStatus,
     UserRecord,
     UserStatus,
@@ -18,7 +19,7 @@ from tokenward.domain.model import (
 )
 from tokenward.domain.tokens import is_id, new_id
 from tokenward.passwords import PasswordHasher, check_password_rules
-from tokenward.service.tokens import revoke_once
+from tokenward.service.tokens import record_revocations, revoke_rows
 from tokenward.store.base import EventQuery, Store, StoreTransaction, TokenQuery
 
 __all__ = [
@@ -137,11 +138,12 @@ class AccountService:
                 return self._deactivated(tx, user, now)
             revoked = revoke_all_tokens_of(tx, user.id, now, by, "owner deactivated")
             ended = end_all_sessions_of(tx, user.id, now)
+            record_revocations(tx, revoked, now, by, "owner deactivated")
             details = {
                 "username": user.username,
                 "tokens_revoked": len(revoked),
                 "sessions_ended": len(ended),
-                "token_ids": revoked,
+                "token_ids": [token.id for token in revoked],
                 "session_ids": ended,
             }
             seq = tx.events.append(by.event("user.deactivated", now, user.id, details))
@@ -171,10 +173,12 @@ class AccountService:
 
 def revoke_all_tokens_of(
     tx: StoreTransaction, user_id: str, now: datetime, by: Actor, reason: str
-) -> list[str]:
-    """Revoke every active token of a user inside ``tx``; returns their ids."""
+) -> list[TokenRecord]:
+    """Revoke every active token of a user inside ``tx`` and return those this call revoked,
+    oldest id first; their events are the caller's, with :func:`record_revocations` once
+    every row is changed."""
     active = tx.tokens.list(TokenQuery(user_id, now, TokenStatus.ACTIVE, limit=_ALL))
-    return [token.id for token in active if revoke_once(tx, token, now, by, reason)]
+    return revoke_rows(tx, active, now, by, reason)
 
 
 def end_all_sessions_of(tx: StoreTransaction, user_id: str, now: datetime) -> list[str]:

@@ -24,7 +24,7 @@ from tokenward.domain.errors import StoreUnavailable
 from tokenward.domain.model import Actor, DeadTokenPresented, TokenRecord
 from tokenward.service.policies import PolicyService
 from tokenward.service.rotation import family_of
-from tokenward.service.tokens import revoke_in
+from tokenward.service.tokens import record_revocations, revoke_rows
 from tokenward.store.base import Store, StoreTransaction
 
 __all__ = ["DEAD_USE_EVERY", "REUSE_EVERY", "TokenAlarms"]
@@ -122,11 +122,11 @@ class TokenAlarms:
         if not tx.tokens.claim_alarm(seen.token.id, "reuse", now, REUSE_EVERY):
             return 0
         details = {**_details(seen), "rotated_to": seen.token.rotated_to}
-        by = Actor(SYSTEM, seen.ip)
+        by, reason = Actor(SYSTEM, seen.ip), "reuse_detected"
+        family = family_of(tx, seen.token) if revoke_family else []
+        revoked = revoke_rows(tx, family, now, by, reason)  # every row before the first event
         tx.events.append(by.event("token.reuse_detected", now, seen.token.id, details))
-        if revoke_family:
-            for member in family_of(tx, seen.token):
-                revoke_in(tx, member, now, by, "reuse_detected")
+        record_revocations(tx, revoked, now, by, reason)
         return 1
 
     def _report_dead_use(self, tx: StoreTransaction, seen: _Seen) -> int:

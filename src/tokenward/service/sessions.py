@@ -28,6 +28,7 @@ from tokenward.passwords import PasswordHasher
 from tokenward.ratelimit import FailureLimiter
 from tokenward.service.accounts import end_all_sessions_of, revoke_all_tokens_of
 from tokenward.service.credentials import check_length
+from tokenward.service.tokens import record_revocations
 from tokenward.store.base import Store
 
 __all__ = ["Login", "LogoutAll", "SessionService", "csrf_token_for"]
@@ -138,13 +139,11 @@ class SessionService:
         """End every session of the user and, if asked, revoke every token too: one
         transaction, one event per token."""
         now = self.clock.now()
-        with self.store.transaction() as tx:
+        reason = "logout everywhere"
+        with self.store.transaction() as tx:  # rows as a deactivation: tokens, then sessions
+            revoked = revoke_all_tokens_of(tx, user_id, now, by, reason) if revoke_tokens else []
             ended = end_all_sessions_of(tx, user_id, now)
-            revoked = (
-                revoke_all_tokens_of(tx, user_id, now, by, "logout everywhere")
-                if revoke_tokens
-                else []
-            )
+            record_revocations(tx, revoked, now, by, reason)
             details = {"sessions_ended": len(ended), "tokens_revoked": len(revoked)}
             tx.events.append(by.event("session.logout_all", now, user_id, details))
         return LogoutAll(len(ended), len(revoked), now + self.max_staleness)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from tokenward.domain import tokens as token_format
@@ -34,8 +35,10 @@ __all__ = [
     "Rotation",
     "TokenPage",
     "TokenService",
+    "record_revocations",
     "revoke_in",
     "revoke_once",
+    "revoke_rows",
 ]
 
 MAX_PAGE = 200
@@ -263,17 +266,38 @@ def revoke_once(
 ) -> TokenRecord | None:
     """Revoke ``record`` with one conditional write and, if this call made the change, write
     ``token.revoked`` and return the revoked token; None if it was revoked already."""
-    revoked = tx.tokens.revoke(record.id, now, by.id, reason)
-    if revoked is None:
-        return None
-    details = {
-        "token_id": record.id,
-        "user_id": record.user_id,
-        "digests": [record.digest],
-        "reason": reason,
-    }
-    tx.events.append(by.event("token.revoked", now, record.id, details))
-    return revoked
+    revoked = revoke_rows(tx, [record], now, by, reason)
+    record_revocations(tx, revoked, now, by, reason)
+    return revoked[0] if revoked else None
+
+
+def revoke_rows(
+    tx: StoreTransaction, records: Iterable[TokenRecord], now: datetime, by: Actor, reason: str
+) -> list[TokenRecord]:
+    """Revoke each of ``records`` not revoked yet, in id order, and return those this call
+    revoked. No event yet: :func:`record_revocations` comes after every other row the
+    transaction changes, so the event log's lock is always taken last and two transactions
+    cannot each hold what the other waits for (PostgreSQL)."""
+    found = (tx.tokens.revoke(r.id, now, by.id, reason) for r in sorted(records, key=_id))
+    return [record for record in found if record is not None]
+
+
+def record_revocations(
+    tx: StoreTransaction, revoked: Iterable[TokenRecord], now: datetime, by: Actor, reason: str
+) -> None:
+    """One ``token.revoked`` for each token :func:`revoke_rows` revoked."""
+    for record in revoked:
+        details = {
+            "token_id": record.id,
+            "user_id": record.user_id,
+            "digests": [record.digest],
+            "reason": reason,
+        }
+        tx.events.append(by.event("token.revoked", now, record.id, details))
+
+
+def _id(record: TokenRecord) -> str:
+    return record.id
 
 
 def _check_id(token_id: str) -> None:
