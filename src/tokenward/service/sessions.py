@@ -28,6 +28,7 @@ from tokenward.passwords import PasswordHasher
 from tokenward.ratelimit import FailureLimiter
 from tokenward.service.accounts import end_all_sessions_of, revoke_all_tokens_of
 from tokenward.service.credentials import check_length
+from tokenward.service.tokens import record_revocations
 from tokenward.store.base import Store
 
 __all__ = ["Login", "LogoutAll", "SessionService", "csrf_token_for"]
@@ -89,7 +90,7 @@ class SessionService:
         key = f"user:{name}"
         self.limiter.check(key)
         with self.store.transaction() as tx:
-            user = None if name is None else tx.user_by_name(name)
+            user = None if name is None else tx.users.by_name(name)
         stored_hash = self._decoy_hash if user is None else user.password_hash
         matched = self.passwords.verify(stored_hash, password)
         now = self.clock.now()
@@ -97,7 +98,7 @@ class SessionService:
             self.limiter.fail(key)
             subject = "unknown user" if user is None else user.id
             with self.store.transaction() as tx:
-                tx.append_event(by.event("session.login_failed", now, subject, outcome="failed"))
+                tx.events.append(by.event("session.login_failed", now, subject, outcome="failed"))
             raise LoginFailed()
         secret = token_format.generate(TokenKind.SESSION)
         session = SessionRecord(
@@ -110,8 +111,8 @@ class SessionService:
             user_agent=by.user_agent,
         )
         with self.store.transaction() as tx:
-            tx.add_session(session)
-            tx.append_event(by.event("session.created", now, session.id, {"user_id": user.id}))
+            tx.sessions.add(session)
+            tx.events.append(by.event("session.created", now, session.id, {"user_id": user.id}))
         return Login(session, secret)
 
     def verify(self, secret: str) -> Principal:
@@ -130,22 +131,19 @@ class SessionService:
     def logout(self, session: SessionRecord, by: Actor) -> None:
         now = self.clock.now()
         with self.store.transaction() as tx:
-            tx.revoke_session(session.id, now)
-            tx.append_event(
-                by.event("session.ended", now, session.id, {"user_id": session.user_id})
-            )
+            if tx.sessions.end(session.id, now):  # once, whoever else ends it meanwhile
+                details = {"user_id": session.user_id}
+                tx.events.append(by.event("session.ended", now, session.id, details))
 
     def logout_all(self, user_id: str, *, revoke_tokens: bool, by: Actor) -> LogoutAll:
         """End every session of the user and, if asked, revoke every token too: one
         transaction, one event per token."""
         now = self.clock.now()
-        with self.store.transaction() as tx:
+        reason = "logout everywhere"
+        with self.store.transaction() as tx:  # rows as a deactivation: tokens, then sessions
+            revoked = revoke_all_tokens_of(tx, user_id, now, by, reason) if revoke_tokens else []
             ended = end_all_sessions_of(tx, user_id, now)
-            revoked = (
-                revoke_all_tokens_of(tx, user_id, now, by, "logout everywhere")
-                if revoke_tokens
-                else []
-            )
+            record_revocations(tx, revoked, now, by, reason)
             details = {"sessions_ended": len(ended), "tokens_revoked": len(revoked)}
-            tx.append_event(by.event("session.logout_all", now, user_id, details))
+            tx.events.append(by.event("session.logout_all", now, user_id, details))
         return LogoutAll(len(ended), len(revoked), now + self.max_staleness)
