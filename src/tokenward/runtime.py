@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import timedelta
 
 from tokenward.domain.clock import Clock, SystemClock
@@ -58,6 +59,8 @@ class Runtime:
     leak_reports: FailureLimiter  # per client address: every leak report counts
     flusher: Flusher
     notify: Notifications | None = None  # reminders, webhooks, email
+    # Set when the node is told to stop: /readyz answers 503 while in-flight requests finish.
+    draining: threading.Event = dataclasses.field(default_factory=threading.Event)
 
     @classmethod
     def build(
