@@ -13,7 +13,7 @@ from tokenward.propagation.buses import Bus, LocalBus, PostgresBus, RedisBus
 from tokenward.propagation.cache import FreshCache
 from tokenward.propagation.follower import LogFollower
 from tokenward.propagation.receipts import Receipts
-from tokenward.ratelimit import FailureLimiter
+from tokenward.ratelimit import FailureLimiter, LoginLimits
 from tokenward.service import AccountService, TokenService
 from tokenward.service.alarms import TokenAlarms
 from tokenward.service.audit import AuditService
@@ -34,6 +34,7 @@ __all__ = ["Runtime"]
 
 _MINUTE = timedelta(minutes=1)
 _UNLIMITED = 1 << 62
+_LOGIN_SLOWDOWN = 1.0  # seconds, per attempt on a name that failed too often
 
 
 @dataclasses.dataclass
@@ -85,7 +86,12 @@ class Runtime:
         tokens = TokenService(store, clock, policies, settings.resource_scopes, staleness, usage)
         verification = TokenVerifier(store, clock, cache)
         sessions = SessionService(
-            store, clock, passwords, settings.session_lifetime, logins, staleness
+            store,
+            clock,
+            passwords,
+            settings.session_lifetime,
+            _login_limits(clock, settings),
+            staleness,
         )
         failed_auth = _limiter(clock, settings.failed_auth_per_minute)
         authenticator = Authenticator(
@@ -156,6 +162,13 @@ def _propagation(
     store.on_commit(bus.publish)  # the other nodes first (Redis; NOTIFY went with the commit)
     store.on_commit(follower.committed)  # then this node, before its caller answers
     return follower, receipts
+
+
+def _login_limits(clock: Clock, settings: Settings) -> LoginLimits:
+    """Failed logins: refused per (name, address), slowed per name (README "Limits")."""
+    per_minute = settings.failed_logins_per_minute
+    pairs, names = _limiter(clock, per_minute), _limiter(clock, per_minute)
+    return LoginLimits(pairs, names, _LOGIN_SLOWDOWN if per_minute else 0.0)
 
 
 def _limiter(clock: Clock, per_minute: int) -> FailureLimiter:
