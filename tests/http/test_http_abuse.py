@@ -1,11 +1,12 @@
-"""Abuse limits with the limits on (3 failures a minute): a login flood per username and per
-address, invalid bearer tokens per address; 429 with ``Retry-After``, recovery after the window,
-and a caller that succeeds is never slowed."""
+"""Abuse limits with the limits on (3 failures a minute): failed logins refused per (username,
+address) and slowed per username, unknown bearer tokens refused per address; 429 with
+``Retry-After``, recovery after the window; a caller that succeeds is never refused, and the
+real secret of a dead token is always told it is dead."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import timedelta
 
