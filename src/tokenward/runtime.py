@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from datetime import timedelta
+
+import redis
 
 from tokenward.domain.clock import Clock, SystemClock
 from tokenward.notify.wiring import Notifications, notifications
@@ -14,6 +17,7 @@ from tokenward.propagation.cache import FreshCache
 from tokenward.propagation.follower import LogFollower
 from tokenward.propagation.receipts import Receipts
 from tokenward.ratelimit import FailureLimiter, LoginLimits
+from tokenward.ratelimit_redis import RedisFailureLimiter
 from tokenward.service import AccountService, TokenService
 from tokenward.service.alarms import TokenAlarms
 from tokenward.service.audit import AuditService
@@ -79,7 +83,8 @@ class Runtime:
         passwords = passwords or PasswordHasher()
         staleness = settings.max_staleness
         policies = PolicyService(store, clock, settings.policy)
-        logins = _limiter(clock, settings.failed_logins_per_minute)
+        limiter = _limiters(settings, clock)
+        logins = limiter("password-change", settings.failed_logins_per_minute)
         cache = FreshCache(staleness.total_seconds(), settings.cache_capacity)
         follower, receipts = _propagation(settings, store, clock, cache)
         usage, alarms = LastUseRecorder(store, clock), TokenAlarms(store, clock, policies)
@@ -90,10 +95,10 @@ class Runtime:
             clock,
             passwords,
             settings.session_lifetime,
-            _login_limits(clock, settings),
+            _login_limits(limiter, settings),
             staleness,
         )
-        failed_auth = _limiter(clock, settings.failed_auth_per_minute)
+        failed_auth = limiter("auth", settings.failed_auth_per_minute)
         authenticator = Authenticator(
             verification,
             sessions,
@@ -122,7 +127,7 @@ class Runtime:
             usage=usage,
             alarms=alarms,
             leaks=LeakService(store, clock),
-            leak_reports=_limiter(clock, settings.leak_reports_per_minute),
+            leak_reports=limiter("leaks", settings.leak_reports_per_minute),
             flusher=Flusher(usage, alarms, flush_every),
             notify=notifications(settings, store, clock, policies),
         )
@@ -164,16 +169,32 @@ def _propagation(
     return follower, receipts
 
 
-def _login_limits(clock: Clock, settings: Settings) -> LoginLimits:
+def _login_limits(limiter: Limiter, settings: Settings) -> LoginLimits:
     """Failed logins: refused per (name, address), slowed per name (README "Limits")."""
     per_minute = settings.failed_logins_per_minute
-    pairs, names = _limiter(clock, per_minute), _limiter(clock, per_minute)
+    pairs, names = limiter("login-pairs", per_minute), limiter("login-names", per_minute)
     return LoginLimits(pairs, names, _LOGIN_SLOWDOWN if per_minute else 0.0)
 
 
-def _limiter(clock: Clock, per_minute: int) -> FailureLimiter:
-    """A per-minute limit of failures (0: none)."""
-    return FailureLimiter(clock, per_minute or _UNLIMITED, _MINUTE)
+Limiter = Callable[[str, int], FailureLimiter]
+
+
+def _limiters(settings: Settings, clock: Clock) -> Limiter:
+    """Makes a per-minute limit of failures (0: none) by name: shared by every node through
+    Redis when ``TOKENWARD_BUS_URL`` names one, else this node's own."""
+    client = None
+    if settings.bus_url is not None:
+        client = redis.Redis.from_url(
+            settings.bus_url, socket_timeout=0.5, socket_connect_timeout=0.5
+        )
+
+    def limiter(name: str, per_minute: int) -> FailureLimiter:
+        limit = per_minute or _UNLIMITED
+        if client is None or not per_minute:
+            return FailureLimiter(clock, limit, _MINUTE)
+        return RedisFailureLimiter(client, name, clock, limit, _MINUTE)
+
+    return limiter
 
 
 def _bus(settings: Settings, store: Store) -> tuple[Bus, float]:
