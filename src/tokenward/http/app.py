@@ -46,7 +46,9 @@ def create_app(runtime: Runtime) -> TokenwardApp:
             ("GET", "/v1/self"): self_endpoint_with(runtime.usage),
             ("POST", "/v1/introspect"): oauth.introspection(authenticator),
             ("POST", "/v1/revoke"): oauth.revocation(runtime.tokens, authenticator),
-            ("GET", "/v1/events"): events.event_stream(feed, authenticator),
+            ("GET", "/v1/events"): events.event_stream(
+                feed, authenticator, runtime.draining.is_set
+            ),
         },
     )
     app: ASGIApp = AuthenticationMiddleware(

@@ -61,8 +61,12 @@ def sse_data(event: Event) -> dict[str, Any] | None:
     }
 
 
-def event_stream(feed: EventFeed, authenticator: Authenticator) -> Handler:
-    """``GET /v1/events`` over ``feed``, for callers holding scope ``introspect``."""
+def event_stream(
+    feed: EventFeed, authenticator: Authenticator, draining: Callable[[], bool] = lambda: False
+) -> Handler:
+    """``GET /v1/events`` over ``feed``, for callers holding scope ``introspect``. A stream
+    ends once the node is ``draining`` (SIGTERM), so a restart does not wait out every
+    subscriber: each reconnects, through the load balancer, with ``Last-Event-ID``."""
 
     async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -83,17 +87,25 @@ def event_stream(feed: EventFeed, authenticator: Authenticator) -> Handler:
                 group.cancel_scope.cancel()
 
             group.start_soon(until_disconnect)
-            await _stream(feed, authenticator, after, send)
+            await _stream(feed, authenticator, after, send, draining)
+            await send({"type": "http.response.body", "body": b""})  # the stream's end
             group.cancel_scope.cancel()
 
     return endpoint
 
 
-async def _stream(feed: EventFeed, authenticator: Authenticator, after: int, send: Send) -> None:
+async def _stream(
+    feed: EventFeed,
+    authenticator: Authenticator,
+    after: int,
+    send: Send,
+    draining: Callable[[], bool],
+) -> None:
     """Events after ``after`` as this node applies them, heartbeats while it is fresh. A log
-    that cannot be read ends the stream: the client reconnects with ``Last-Event-ID``."""
+    that cannot be read, or the node draining, ends the stream: the client reconnects with
+    ``Last-Event-ID``."""
     cursor, quiet_since = after, anyio.current_time()
-    while True:
+    while not draining():
         if feed.applied_seq > cursor:  # this node has applied more: read it
             try:
                 events = await authenticator.in_thread(feed.after, cursor)
