@@ -61,6 +61,14 @@ class Settings:
     # GET /metrics: the bearer secret a scraper sends; None: loopback clients only.
     metrics_token: str | None = dataclasses.field(default=None, repr=False)
     events_per_key: int = 100  # GET /v1/events streams one credential may hold per node
+    # Behind a reverse proxy (README "Behind a reverse proxy"): whose X-Forwarded-* to believe,
+    # the largest request body, and the server's timeouts, concurrency and drain on SIGTERM.
+    trusted_proxies: tuple[Network, ...] = ()
+    max_body_bytes: int = 64 * 1024
+    keep_alive_seconds: int = 5
+    header_timeout_seconds: int = 10
+    max_concurrency: int = 2048
+    drain_seconds: int = 10
 
     def __post_init__(self) -> None:
         _refuse_cleartext_login(self)  # settings built in code too, not only from_env
@@ -106,6 +114,7 @@ class Settings:
             metrics_token=reader.secret("TOKENWARD_METRICS_TOKEN", _METRICS_TOKEN_MIN),
             events_per_key=reader.integer("TOKENWARD_EVENTS_PER_KEY", 100, 1, 100_000),
             **reader.notifications(),
+            **reader.front(),
         )
 
 
@@ -147,6 +156,17 @@ class _Reader:
             "smtp_password": self.env.get("TOKENWARD_SMTP_PASSWORD") or None,
             "email_from": self.env.get("TOKENWARD_EMAIL_FROM", "").strip() or "tokenward@localhost",
             "smtp_ca_file": self.ca_file("TOKENWARD_SMTP_CA_FILE"),
+        }
+
+    def front(self) -> dict[str, Any]:
+        """The front door: trusted proxies, the body cap, timeouts, concurrency, drain."""
+        return {
+            "trusted_proxies": self.networks("TOKENWARD_TRUSTED_PROXIES"),
+            "max_body_bytes": self.integer("TOKENWARD_MAX_BODY_BYTES", 64 * 1024, 1024, 1 << 30),
+            "keep_alive_seconds": self.integer("TOKENWARD_KEEP_ALIVE_SECONDS", 5, 1, 3600),
+            "header_timeout_seconds": self.integer("TOKENWARD_HEADER_TIMEOUT_SECONDS", 10, 1, 600),
+            "max_concurrency": self.integer("TOKENWARD_MAX_CONCURRENCY", 2048, 1, 1_000_000),
+            "drain_seconds": self.integer("TOKENWARD_DRAIN_SECONDS", 10, 0, 3600),
         }
 
     def ca_file(self, name: str) -> str | None:

@@ -23,8 +23,10 @@ from tokenward.http import (
 from tokenward.http.access_log import AccessLogMiddleware
 from tokenward.http.auth import AuthenticationMiddleware
 from tokenward.http.cookies import session_cookie_namer
+from tokenward.http.draining import drain_on_sigterm
 from tokenward.http.edge import CrashGuard, Edge, self_endpoint_with
 from tokenward.http.forward_auth import ForwardAuth
+from tokenward.http.front import front_door
 from tokenward.http.metrics import MetricsEndpoint
 from tokenward.http.webhooks import router as webhooks_router
 from tokenward.propagation.feed import EventFeed
@@ -47,7 +49,7 @@ def create_app(runtime: Runtime) -> TokenwardApp:
             ("POST", "/v1/introspect"): oauth.introspection(authenticator),
             ("POST", "/v1/revoke"): oauth.revocation(runtime.tokens, authenticator),
             ("GET", "/v1/events"): events.EventStream(
-                feed, authenticator, runtime.settings.events_per_key
+                feed, authenticator, runtime.settings.events_per_key, runtime.draining.is_set
             ),
         },
     )
@@ -58,7 +60,7 @@ def create_app(runtime: Runtime) -> TokenwardApp:
     app = MetricsEndpoint(app, runtime)  # its own secret, not a tokenward credential
     if runtime.settings.access_log:
         app = AccessLogMiddleware(app)
-    return TokenwardApp(CrashGuard(app), api, runtime)
+    return TokenwardApp(CrashGuard(front_door(app, runtime.settings)), api, runtime)
 
 
 class TokenwardApp:
@@ -77,6 +79,7 @@ def _management_api(runtime: Runtime) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         runtime.start()
+        drain_on_sigterm(runtime.draining)
         try:
             yield
         finally:

@@ -173,16 +173,19 @@ class Authenticator:
         except InvalidToken as error:
             if self.on_dead is not None and isinstance(error, DeadTokenPresented):
                 self.on_dead(error, client)
-            self._count_failure(client)
+            if error.reason is None:  # matched no token: a dead one is always told it is dead
+                self._count_failure(client)
             raise
         if self.on_use is not None and principal.token is not None:
             self.on_use(principal.token.id, client)
         return principal
 
     def _count_failure(self, client: Client) -> None:
-        """Count a failure, refusing with 429 once the address has failed too often. Counted
-        only on failure, so a valid token is never limited (a token's 256 random bits need no
-        guessing limit; the count slows scanners and shows up in monitoring)."""
+        """Count a value that matched no token, refusing with 429 once the address has sent
+        too many. A valid token is never limited, and the real secret of a dead one (revoked,
+        expired, rotated out, owner deactivated) always gets its 401, so its holder renews
+        instead of backing off (a token's 256 random bits need no guessing limit; the count
+        slows scanners and shows up in monitoring)."""
         key = f"ip:{client[0]}" if client else "ip:unknown"
         try:
             self.failures.check(key)

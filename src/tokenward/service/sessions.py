@@ -25,7 +25,7 @@ from tokenward.domain.model import (
 )
 from tokenward.domain.tokens import TokenKind
 from tokenward.passwords import PasswordHasher
-from tokenward.ratelimit import FailureLimiter
+from tokenward.ratelimit import LoginLimits
 from tokenward.service.accounts import end_all_sessions_of, revoke_all_tokens_of
 from tokenward.service.credentials import check_length
 from tokenward.service.tokens import record_revocations
@@ -66,36 +66,39 @@ class SessionService:
         clock: Clock,
         passwords: PasswordHasher,
         lifetime: timedelta,
-        limiter: FailureLimiter,
+        limits: LoginLimits,
         max_staleness: timedelta,
     ) -> None:
         self.store = store
         self.clock = clock
         self.passwords = passwords
         self.lifetime = lifetime
-        self.limiter = limiter
+        self.limits = limits
         self.max_staleness = max_staleness
         # Verified against when the user does not exist, so both failures cost the same time.
         self._decoy_hash = passwords.hash("decoy password, never a real one")
 
+    def slowdown(self, username: str) -> float:
+        """Seconds to wait before trying ``username``'s password: more than 0 once the name
+        has failed too often (see :class:`~tokenward.ratelimit.LoginLimits`). The caller waits
+        without holding a thread."""
+        return self.limits.slowdown(_name(username))
+
     def login(self, username: str, password: str, by: Actor) -> Login:
         """A new session for a right username and password; :class:`LoginFailed` otherwise,
         the same for an unknown user, a wrong password and a deactivated account. A password
-        longer than any account can have is refused (:class:`InvalidInput`) before hashing."""
+        longer than any account can have is refused (:class:`InvalidInput`) before hashing;
+        :class:`RateLimited` when this name has failed too often from this address."""
         check_length("password", password)
-        try:
-            name = normalise_username(username)
-        except InvalidInput:
-            name = None
-        key = f"user:{name}"
-        self.limiter.check(key)
+        name = _name(username)
+        self.limits.check(name, by.ip)
         with self.store.transaction() as tx:
             user = None if name is None else tx.users.by_name(name)
         stored_hash = self._decoy_hash if user is None else user.password_hash
         matched = self.passwords.verify(stored_hash, password)
         now = self.clock.now()
         if user is None or not matched or user.status is not UserStatus.ACTIVE:
-            self.limiter.fail(key)
+            self.limits.fail(name, by.ip)
             subject = "unknown user" if user is None else user.id
             with self.store.transaction() as tx:
                 tx.events.append(by.event("session.login_failed", now, subject, outcome="failed"))
@@ -147,3 +150,10 @@ class SessionService:
             details = {"sessions_ended": len(ended), "tokens_revoked": len(revoked)}
             tx.events.append(by.event("session.logout_all", now, user_id, details))
         return LogoutAll(len(ended), len(revoked), now + self.max_staleness)
+
+
+def _name(username: str) -> str | None:
+    try:
+        return normalise_username(username)
+    except InvalidInput:
+        return None
