@@ -21,6 +21,7 @@ __all__ = [
     "insufficient_scope",
     "invalid_request",
     "invalid_token",
+    "oauth_error",
     "problem",
     "too_many",
     "unavailable",
@@ -143,6 +144,30 @@ def unavailable() -> Answer:
         slug="store-unavailable",
         headers=(("retry-after", "1"), _NO_STORE),
     )
+
+
+# RFC 6749 §5.2 error codes for answers whose problem names none (§4.1.2.1 adds the last two).
+_OAUTH_ERRORS = {
+    400: "invalid_request",
+    401: "invalid_client",
+    405: "invalid_request",
+    429: "temporarily_unavailable",
+    431: "invalid_request",
+    503: "temporarily_unavailable",
+}
+
+
+def oauth_error(answer: Answer) -> Answer:
+    """``answer`` (a problem) as the OAuth endpoints must send it: an ``application/json``
+    body with RFC 6749 §5.2's ``error`` and ``error_description`` beside the problem's own
+    members, and never cached (§5.1). Status and other headers are kept."""
+    body = json.loads(answer.body)
+    body.setdefault("error", _OAUTH_ERRORS.get(answer.status, "server_error"))
+    body["error_description"] = body["detail"]
+    kept = tuple(h for h in answer.headers if h[0] not in {"content-type", "cache-control"})
+    headers = (("content-type", "application/json"), _NO_STORE, ("pragma", "no-cache"), *kept)
+    encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Answer(answer.status, headers, encoded)
 
 
 def with_header(send: Send, header: tuple[bytes, bytes]) -> Send:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tokenward.domain.answers import oauth_error
 from tokenward.http import (
     admin,
     errors,
@@ -46,9 +47,10 @@ def create_app(runtime: Runtime) -> TokenwardApp:
             ("POST", "/v1/revoke"): oauth.revocation(runtime.tokens, authenticator),
             ("GET", "/v1/events"): events.event_stream(feed, authenticator),
         },
+        {path: oauth_error for path in oauth.PATHS},
     )
     app: ASGIApp = AuthenticationMiddleware(
-        edge, authenticator, session_cookie_namer(runtime.settings.cookie_secure)
+        edge, authenticator, session_cookie_namer(runtime.settings.cookie_secure), oauth.PATHS
     )
     app = MetricsEndpoint(app, runtime)  # its own secret, not a tokenward credential
     if runtime.settings.access_log:
