@@ -31,6 +31,7 @@ def test_every_variable_overrides_its_default() -> None:
             "TOKENWARD_SCOPES": "projects:read, projects:write",
             "TOKENWARD_ADMIN_PASSWORD": "from-the-environment",
             "TOKENWARD_ACCESS_LOG": "1",
+            "TOKENWARD_PUBLIC_URL": "https://tw.example.com/auth/",
         }
     )
     assert settings.database_url == "sqlite:////tmp/x.db"
@@ -42,6 +43,7 @@ def test_every_variable_overrides_its_default() -> None:
     assert settings.scope_descriptions == {"projects:read": "", "projects:write": ""}
     assert settings.admin_password == "from-the-environment"
     assert settings.access_log is True
+    assert settings.public_url == "https://tw.example.com/auth"  # an issuer: no trailing slash
     assert "from-the-environment" not in repr(settings)
 
 
@@ -60,6 +62,9 @@ def test_every_variable_overrides_its_default() -> None:
         ({"TOKENWARD_SCOPES": "admin"}, "built-in"),
         ({"TOKENWARD_SCOPES": "read=a\x07bell"}, "TOKENWARD_SCOPES: the description of 'read'"),
         ({"TOKENWARD_SMTP_CA_FILE": "/nonexistent/ca.pem"}, "TOKENWARD_SMTP_CA_FILE"),
+        ({"TOKENWARD_PUBLIC_URL": "tokenward.example.com"}, "TOKENWARD_PUBLIC_URL"),
+        ({"TOKENWARD_PUBLIC_URL": "https://tw.example.com/?x=1"}, "TOKENWARD_PUBLIC_URL"),
+        ({"TOKENWARD_PUBLIC_URL": "ftp://tw.example.com"}, "TOKENWARD_PUBLIC_URL"),
         (
             {
                 "TOKENWARD_SMTP_HOST": "mail.example.org",

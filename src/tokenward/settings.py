@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from tokenward.domain.addresses import Network, parse_networks
+from tokenward.domain.discovery import base_url
 from tokenward.domain.errors import InvalidInput
 from tokenward.domain.policy import LifetimeRule, Policy
 from tokenward.domain.scopes import DEFAULT_RESOURCE_SCOPES, parse_scope_list
@@ -60,6 +61,8 @@ class Settings:
     webhook_allowed_networks: tuple[Network, ...] = ()
     # GET /metrics: the bearer secret a scraper sends; None: loopback clients only.
     metrics_token: str | None = dataclasses.field(default=None, repr=False)
+    # The server's public base URL: the issuer of its OAuth metadata. None: from each request.
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         _refuse_cleartext_login(self)  # settings built in code too, not only from_env
@@ -103,6 +106,7 @@ class Settings:
             ),
             webhook_allowed_networks=reader.networks("TOKENWARD_WEBHOOK_ALLOWED_NETWORKS"),
             metrics_token=reader.secret("TOKENWARD_METRICS_TOKEN", _METRICS_TOKEN_MIN),
+            public_url=reader.public_url("TOKENWARD_PUBLIC_URL"),
             **reader.notifications(),
         )
 
@@ -187,6 +191,13 @@ class _Reader:
                 f"{name} must be at least {minimum} printable ASCII characters without spaces"
             )
         return raw
+
+    def public_url(self, name: str) -> str | None:
+        raw = self.env.get(name, "").strip()
+        try:
+            return base_url(raw) if raw else None
+        except ValueError as error:
+            raise SettingsError(f"{name} {error}, e.g. https://tokenward.example.com") from None
 
     def tristate(self, name: str) -> bool | None:
         """``auto`` (or unset) is None; otherwise a boolean."""

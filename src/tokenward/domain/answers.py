@@ -21,12 +21,14 @@ __all__ = [
     "insufficient_scope",
     "invalid_request",
     "invalid_token",
+    "metadata_answer",
     "oauth_error",
     "problem",
     "too_many",
     "unavailable",
     "unprocessable",
     "with_header",
+    "with_resource_metadata",
 ]
 
 REALM = "tokenward"  # the server's realm; a resource server names its own
@@ -168,6 +170,25 @@ def oauth_error(answer: Answer) -> Answer:
     headers = (("content-type", "application/json"), _NO_STORE, ("pragma", "no-cache"), *kept)
     encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     return Answer(answer.status, headers, encoded)
+
+
+def with_resource_metadata(answer: Answer, url: str) -> Answer:
+    """``answer`` with ``resource_metadata="<url>"`` in its Bearer challenge (RFC 9728 §5.1),
+    so a client learns where the API's metadata document is."""
+    headers = tuple(
+        (name, f'{value}, resource_metadata="{url}"')
+        if name == "www-authenticate" and value.startswith("Bearer ")
+        else (name, value)
+        for name, value in answer.headers
+    )
+    return answer._replace(headers=headers)
+
+
+def metadata_answer(document: dict[str, Any]) -> Answer:
+    """A discovery document (RFC 8414, RFC 9728): JSON, anonymous, cacheable for an hour."""
+    body = json.dumps(document, separators=(",", ":")).encode()
+    headers = (("content-type", "application/json"), ("cache-control", "max-age=3600"))
+    return Answer(200, headers, body)
 
 
 def with_header(send: Send, header: tuple[bytes, bytes]) -> Send:

@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tokenward.domain.answers import oauth_error
 from tokenward.http import (
     admin,
+    discovery,
     errors,
     events,
     leaks,
@@ -82,6 +83,7 @@ def _management_api(runtime: Runtime) -> FastAPI:
     api = FastAPI(title="tokenward", version="1", docs_url=None, redoc_url=None, lifespan=lifespan)
     api.state.runtime = runtime
     api.router.routes.extend(service_routes.routes)
+    api.router.routes.extend(discovery.routes)
     # Imported here: the UI's views use tokenward.http helpers, whose package imports this.
     from tokenward.web import ui_routes
 
