@@ -14,6 +14,8 @@ from tokenward.domain.scopes import ADMIN_KEY_SCOPES
 from tokenward.domain.tokens import TokenKind
 
 __all__ = [
+    "EMAIL_MAX",
+    "EMAIL_PATTERN",
     "EVENTS_CHANNEL",
     "Actor",
     "DeadTokenPresented",
@@ -36,7 +38,8 @@ LABEL_MAX = 100
 EVENTS_CHANNEL = "tokenward_events"
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 # Deliberately plain: one @, no spaces or controls, a dotted domain; the mail server decides.
-_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f,;:<>\"()\[\]\\]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+EMAIL_PATTERN = r"[^@\s\x00-\x1f\x7f,;:<>\"()\[\]\\]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"
+_EMAIL = re.compile(EMAIL_PATTERN)
 EMAIL_MAX = 254
 # Bidirectional overrides can make a label display as something else (CVE-2021-42574).
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from tokenward.domain.errors import (
@@ -25,6 +25,7 @@ from tokenward.http import views
 from tokenward.http.access_log import redacted
 from tokenward.http.auth import principal_of
 from tokenward.http.dependencies import CallerCheck, actor_of, runtime
+from tokenward.http.tokens import WholeNumber
 from tokenward.runtime import Runtime
 from tokenward.service import NewToken, TokenPage
 from tokenward.store.base import EventQuery
@@ -34,6 +35,7 @@ __all__ = ["router"]
 Rt = Annotated[Runtime, Depends(runtime)]
 _NO_STORE = {"Cache-Control": "no-store"}
 _MAX_AUDITED_PATH = 256
+MAX_SEQ = 2**63 - 1  # the largest event number a store can hold (a signed 64-bit integer)
 
 
 def _admin(request: Request) -> Principal:
@@ -75,7 +77,7 @@ class NewKeyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     label: StrictStr
-    expires_in_days: StrictInt | None = None
+    expires_in_days: WholeNumber | None = None
     scopes: list[StrictStr] = [ADMIN]
 
 
@@ -220,7 +222,7 @@ def put_policy(document: dict[str, Any], request: Request, caller: Admin, rt: Rt
 def audit(
     request: Request,
     rt: Rt,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     type: Annotated[str | None, Query(max_length=64)] = None,
     subject: Annotated[str | None, Query(max_length=64)] = None,
     actor: Annotated[str | None, Query(max_length=64)] = None,
