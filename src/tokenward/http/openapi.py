@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from tokenward.domain.discovery import AUTHORIZATION_SERVER_PATH, PROTECTED_RESOURCE_PATH
-from tokenward.domain.model import EMAIL_MAX, EMAIL_PATTERN, LABEL_MAX
+from tokenward.domain.model import EMAIL_MAX, EMAIL_PATTERN, LABEL_MAX, WHITE_SPACE
 from tokenward.domain.policy import ABSOLUTE_MAX_DAYS
 from tokenward.domain.tokens import TokenKind
 from tokenward.http.oauth import MAX_BODY, MAX_FIELDS
@@ -232,7 +232,7 @@ _NOT_IN_LABELS = r"\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
 _LABEL = {
     "minLength": 1,
     "maxLength": LABEL_MAX,
-    "pattern": rf"^[^{_NOT_IN_LABELS}]*[^\s{_NOT_IN_LABELS}][^{_NOT_IN_LABELS}]*$",
+    "pattern": rf"^[^{_NOT_IN_LABELS}]*[^{WHITE_SPACE}{_NOT_IN_LABELS}][^{_NOT_IN_LABELS}]*$",
 }
 _DAYS_RANGE = {"type": "integer", "minimum": 1, "maximum": ABSOLUTE_MAX_DAYS}
 _POLICY = {
@@ -276,10 +276,16 @@ def _constrain(schemas: dict[str, Any], runtime: Runtime) -> None:
         ("CreateTokenBody", "scopes"): {"items": {"type": "string", "enum": user_scopes}},
         ("NewKeyBody", "label"): _LABEL,
         ("NewKeyBody", "expires_in_days"): _DAYS,
-        ("NewKeyBody", "scopes"): {"items": {"type": "string", "enum": key_scopes}},
+        ("NewKeyBody", "scopes"): {
+            "minItems": 1,
+            "items": {"type": "string", "enum": key_scopes},
+        },
         ("NewUserBody", "password"): _NEW_PASSWORD,
         ("NewUserBody", "username"): {"pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"},
-        ("NewUserBody", "email"): {"maxLength": EMAIL_MAX, "pattern": f"^{EMAIL_PATTERN}$"},
+        ("NewUserBody", "email"): {
+            "maxLength": EMAIL_MAX,
+            "pattern": f"^[{WHITE_SPACE}]*{EMAIL_PATTERN}[{WHITE_SPACE}]*$",  # stripped first
+        },
         ("ChangeBody", "new_password"): _NEW_PASSWORD,
         ("ResetBody", "new_password"): _NEW_PASSWORD,
         # Where it may point (public addresses, or the allowed networks) is the server's call.
