@@ -91,12 +91,11 @@ def test_an_audit_position_past_the_largest_event_number_is_422_not_500(
 ) -> None:
     key = admin_key(runtime, make_user(runtime, "root", is_admin=True))
     headers = {"Authorization": f"Bearer {key.secret}"}
-    assert (
-        client.get("/v1/admin/audit?after=9223372036854775807", headers=headers).status_code == 200
-    )
-    answer = client.get("/v1/admin/audit?after=9223372036854775808", headers=headers)
-    assert answer.status_code == 422
-    assert answer.json()["errors"][0]["field"] == "after"
+    assert client.get("/v1/admin/audit?after=2147483647", headers=headers).status_code == 200
+    for huge in (2**63, 10**30):  # SQLite's integers end at 2**63 - 1: the store never sees it
+        answer = client.get(f"/v1/admin/audit?after={huge}", headers=headers)
+        assert answer.status_code == 422
+        assert answer.json()["errors"][0]["field"] == "after"
 
 
 @pytest.mark.parametrize(("days", "status"), [(30.0, 201), (30.5, 422), (True, 422), ("30", 422)])
