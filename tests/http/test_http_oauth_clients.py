@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from admin_support import admin_key
+from admin_support import PASSWORD, admin_key, web_client
 from starlette.testclient import TestClient
 
 from tokenward.domain.model import UserRecord
@@ -198,3 +198,23 @@ def test_another_method_on_a_plain_route_is_a_405_problem(client: TestClient) ->
         answer = client.request("POST", path)
         assert (answer.status_code, answer.headers["allow"]) == (405, "GET")
         assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_over_https_a_session_is_read_under_its_host_prefixed_name_here_too(
+    runtime: Runtime, alice: UserRecord
+) -> None:
+    """These endpoints check their callers themselves, with the cookie name the middleware
+    would use: an admin's live session may introspect, a dead one is 401 and revokes nothing."""
+    make_user(runtime, "root", is_admin=True)
+    token = make_token(runtime, alice).secret
+    with web_client(runtime, "https://tokens.example") as web:
+        login = web.post("/v1/session", json={"username": "root", "password": PASSWORD})
+        cookie = {"Cookie": f"__Host-tw_session={login.cookies['__Host-tw_session']}"}
+        csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+        web.cookies.clear()
+        live = web.post("/v1/introspect", data={"token": token}, headers={**cookie, **csrf})
+        assert live.json()["active"] is True
+        assert web.delete("/v1/session", headers={**cookie, **csrf}).status_code == 204
+        dead = web.post("/v1/revoke", data={"token": token}, headers={**cookie, **csrf})
+        oauth_error(dead, 401, "invalid_client")
+    assert revoked_events(runtime) == 0

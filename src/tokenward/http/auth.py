@@ -19,6 +19,7 @@ from tokenward.http.views import RENDERINGS
 from tokenward.service.authentication import SESSION_COOKIE, Authenticator, Presented
 
 __all__ = [
+    "COOKIE_NAME",
     "PRINCIPAL",
     "SESSION_COOKIE",
     "SESSION_SECRET",
@@ -28,6 +29,7 @@ __all__ = [
 
 PRINCIPAL = "tokenward.principal"
 SESSION_SECRET = "tokenward.session_secret"  # noqa: S105 - a scope key, not a secret
+COOKIE_NAME = "tokenward.session_cookie"  # the session cookie's name for this request
 
 
 def principal_of(scope: Scope) -> Principal | None:
@@ -65,6 +67,7 @@ class AuthenticationMiddleware:
             scope["query_string"], scope["headers"], scope.get("client")
         )
         if principal is None and scope["path"] in self.delegated:
+            scope[COOKIE_NAME] = self.session_cookie(scope)  # for the endpoint's own check
             await self.app(scope, receive, send)
             return
         if principal is None:

@@ -24,7 +24,7 @@ from tokenward.domain.errors import InvalidToken, TokenwardError
 from tokenward.domain.introspection import INACTIVE, active_response
 from tokenward.domain.model import Actor, Principal
 from tokenward.domain.scopes import INTROSPECT
-from tokenward.http.auth import principal_of
+from tokenward.http.auth import COOKIE_NAME, SESSION_COOKIE, principal_of
 from tokenward.service.authentication import Authenticator, Presented, require
 from tokenward.service.tokens import TokenService
 
@@ -111,6 +111,7 @@ async def _request(
             scope["headers"],
             scope["query_string"],
             scope.get("client"),
+            scope.get(COOKIE_NAME, SESSION_COOKIE),
         )
         principal = await authenticator.authenticate_client(presented, posted)
     if isinstance(read, FormRefused):
