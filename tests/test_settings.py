@@ -40,6 +40,7 @@ def test_every_variable_overrides_its_default() -> None:
             "TOKENWARD_HEADER_TIMEOUT_SECONDS": "5",
             "TOKENWARD_MAX_CONCURRENCY": "100",
             "TOKENWARD_DRAIN_SECONDS": "3",
+            "TOKENWARD_PUBLIC_URL": "https://tw.example.com/auth/",
         }
     )
     assert settings.database_url == "sqlite:////tmp/x.db"
@@ -55,6 +56,7 @@ def test_every_variable_overrides_its_default() -> None:
     assert (settings.max_body_bytes, settings.keep_alive_seconds) == (4096, 30)
     assert (settings.header_timeout_seconds, settings.max_concurrency) == (5, 100)
     assert settings.drain_seconds == 3
+    assert settings.public_url == "https://tw.example.com/auth"  # an issuer: no trailing slash
     assert "from-the-environment" not in repr(settings)
 
 
@@ -77,6 +79,9 @@ def test_every_variable_overrides_its_default() -> None:
         ({"TOKENWARD_MAX_BODY_BYTES": "10"}, "TOKENWARD_MAX_BODY_BYTES"),
         ({"TOKENWARD_DRAIN_SECONDS": "-1"}, "TOKENWARD_DRAIN_SECONDS"),
         ({"TOKENWARD_HEADER_TIMEOUT_SECONDS": "0"}, "TOKENWARD_HEADER_TIMEOUT_SECONDS"),
+        ({"TOKENWARD_PUBLIC_URL": "tokenward.example.com"}, "TOKENWARD_PUBLIC_URL"),
+        ({"TOKENWARD_PUBLIC_URL": "https://tw.example.com/?x=1"}, "TOKENWARD_PUBLIC_URL"),
+        ({"TOKENWARD_PUBLIC_URL": "ftp://tw.example.com"}, "TOKENWARD_PUBLIC_URL"),
         (
             {
                 "TOKENWARD_SMTP_HOST": "mail.example.org",

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from tokenward.domain.addresses import Network, parse_networks
+from tokenward.domain.discovery import base_url
 from tokenward.domain.errors import InvalidInput
 from tokenward.domain.policy import LifetimeRule, Policy
 from tokenward.domain.scopes import DEFAULT_RESOURCE_SCOPES, parse_scope_list
@@ -69,6 +70,8 @@ class Settings:
     header_timeout_seconds: int = 10
     max_concurrency: int = 2048
     drain_seconds: int = 10
+    # The server's public base URL: the issuer of its OAuth metadata. None: from each request.
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         _refuse_cleartext_login(self)  # settings built in code too, not only from_env
@@ -113,6 +116,7 @@ class Settings:
             webhook_allowed_networks=reader.networks("TOKENWARD_WEBHOOK_ALLOWED_NETWORKS"),
             metrics_token=reader.secret("TOKENWARD_METRICS_TOKEN", _METRICS_TOKEN_MIN),
             events_per_key=reader.integer("TOKENWARD_EVENTS_PER_KEY", 100, 1, 100_000),
+            public_url=reader.public_url("TOKENWARD_PUBLIC_URL"),
             **reader.notifications(),
             **reader.front(),
         )
@@ -209,6 +213,13 @@ class _Reader:
                 f"{name} must be at least {minimum} printable ASCII characters without spaces"
             )
         return raw
+
+    def public_url(self, name: str) -> str | None:
+        raw = self.env.get(name, "").strip()
+        try:
+            return base_url(raw) if raw else None
+        except ValueError as error:
+            raise SettingsError(f"{name} {error}, e.g. https://tokenward.example.com") from None
 
     def tristate(self, name: str) -> bool | None:
         """``auto`` (or unset) is None; otherwise a boolean."""

@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tokenward.domain.answers import oauth_error
 from tokenward.http import (
     admin,
+    discovery,
     errors,
     events,
     leaks,
@@ -52,9 +54,10 @@ def create_app(runtime: Runtime) -> TokenwardApp:
                 feed, authenticator, runtime.settings.events_per_key, runtime.draining.is_set
             ),
         },
+        {path: oauth_error for path in oauth.PATHS},
     )
     app: ASGIApp = AuthenticationMiddleware(
-        edge, authenticator, session_cookie_namer(runtime.settings.cookie_secure)
+        edge, authenticator, session_cookie_namer(runtime.settings.cookie_secure), oauth.PATHS
     )
     app = ForwardAuth(app, authenticator)  # gateways: the Authorization header alone
     app = MetricsEndpoint(app, runtime)  # its own secret, not a tokenward credential
@@ -88,6 +91,7 @@ def _management_api(runtime: Runtime) -> FastAPI:
     api = FastAPI(title="tokenward", version="1", docs_url=None, redoc_url=None, lifespan=lifespan)
     api.state.runtime = runtime
     api.router.routes.extend(service_routes.routes)
+    api.router.routes.extend(discovery.routes)
     # Imported here: the UI's views use tokenward.http helpers, whose package imports this.
     from tokenward.web import ui_routes
 

@@ -155,12 +155,17 @@ async def _body(send: Send, chunk: bytes) -> None:
 
 def _start(scope: Scope, now: int) -> int | None:
     """Where to start: ``Last-Event-ID`` wins over ``?after=``; by default ``now`` (a new
-    cache needs no past, only what happens from here on)."""
-    raw = next((v for k, v in scope["headers"] if k == b"last-event-id"), None)
-    if raw is None:
-        values = parse_qs(scope["query_string"].decode("latin-1")).get("after")
-        if values is None:
-            return now
-        raw = values[0].encode()
+    cache needs no past, only what happens from here on). ``None`` if either is sent and is
+    not a number of the log, even the one that does not count."""
+    header = next((v for k, v in scope["headers"] if k == b"last-event-id"), None)
+    query = parse_qs(scope["query_string"].decode("latin-1")).get("after")
+    sent = [r for r in (header, None if query is None else query[0].encode()) if r is not None]
+    seqs = [_seq(raw) for raw in sent]
+    if None in seqs:
+        return None
+    return seqs[0] if seqs else now
+
+
+def _seq(raw: bytes) -> int | None:
     text = raw.decode("latin-1").strip()
     return int(text) if text.isdigit() and len(text) < 19 else None
