@@ -99,6 +99,7 @@ _RESOURCE_METADATA = {
 }
 
 
+_SCOPE_NAME = "[a-z][a-z0-9_.:-]{0,63}"  # domain.scopes' rule for a scope's name
 _FORWARD_AUTH: dict[str, Any] = {
     "summary": "For gateways (nginx auth_request, Caddy forward_auth, Traefik forwardAuth): "
     "is the client's Authorization header good enough for this location? Any method; the body "
@@ -106,11 +107,19 @@ _FORWARD_AUTH: dict[str, Any] = {
     "needed), Tokenward-Require-Token: true",
     "security": [{}, *_BEARER],
     "parameters": [
-        {"name": "Tokenward-Require-Scope", "in": "header", "schema": {"type": "string"}},
+        {
+            "name": "Tokenward-Require-Scope",
+            "in": "header",
+            "schema": {"type": "string", "pattern": f"^ *({_SCOPE_NAME}( +{_SCOPE_NAME})*)? *$"},
+        },
         {
             "name": "Tokenward-Require-Token",
             "in": "header",
-            "schema": {"type": "string", "enum": ["true", "false"]},
+            # Any case, blank around it; empty means false (tokenward.http.forward_auth).
+            "schema": {
+                "type": "string",
+                "pattern": "^[ \\t]*(|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])[ \\t]*$",
+            },
         },
     ],
     "responses": {
@@ -185,7 +194,8 @@ _PLAIN_ROUTES: dict[str, dict[str, Any]] = {
         }
     },
     "/v1/forward-auth": {
-        method: _FORWARD_AUTH for method in ("get", "head", "post", "put", "patch", "delete")
+        method: _FORWARD_AUTH
+        for method in ("get", "head", "post", "put", "patch", "delete", "options", "trace")
     },
     "/v1/events": {
         "get": {
