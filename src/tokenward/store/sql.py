@@ -27,6 +27,7 @@ from tokenward.domain.model import (
 from tokenward.domain.tokens import TokenKind
 from tokenward.store.base import Alarm, EventQuery, LastUse, Rotated, TokenQuery
 from tokenward.store.tables import UTCDateTime, events, nodes, policy, sessions, tokens, users
+from tokenward.store.token_lists import status_clause, token_list
 
 __all__ = ["SqlStore", "create_engines", "fail_closed", "psycopg_dsn", "token_record"]
 
@@ -170,20 +171,6 @@ def _session(row: Any) -> SessionRecord:
     )
 
 
-def _status_clause(status: TokenStatus, now: Any) -> sa.ColumnElement[bool]:
-    c = tokens.c
-    if status is TokenStatus.REVOKED:
-        return c.revoked_at.is_not(None)
-    # A rotated token whose grace is over counts as expired, as TokenRecord.status says.
-    if status is TokenStatus.EXPIRED:
-        return sa.and_(c.revoked_at.is_(None), sa.or_(c.expires_at <= now, c.grace_until <= now))
-    return sa.and_(
-        c.revoked_at.is_(None),
-        sa.or_(c.expires_at.is_(None), c.expires_at > now),
-        sa.or_(c.grace_until.is_(None), c.grace_until > now),
-    )
-
-
 _ALARM_COLUMNS = {"dead_use": tokens.c.dead_use_reported_at, "reuse": tokens.c.reuse_reported_at}
 
 
@@ -220,18 +207,7 @@ class _SqlTransaction:
         return None if row is None else token_record(row)
 
     def list_tokens(self, query: TokenQuery) -> list[TokenRecord]:
-        c = tokens.c
-        stmt = tokens.select()
-        if query.user_id is not None:
-            stmt = stmt.where(c.user_id == query.user_id)
-        if query.kind is not None:
-            stmt = stmt.where(c.kind == query.kind.value)
-        if query.status is not None:
-            stmt = stmt.where(_status_clause(query.status, query.now))
-        if query.before is not None:
-            stmt = stmt.where(sa.tuple_(c.created_at, c.id) < sa.tuple_(*query.before))
-        stmt = stmt.order_by(c.created_at.desc(), c.id.desc()).limit(query.limit)
-        return [token_record(row) for row in self.conn.execute(stmt)]
+        return [token_record(row) for row in self.conn.execute(token_list(query))]
 
     def revoke_token(self, token_id: str, at: Any, by: str, reason: str) -> None:
         self.conn.execute(
@@ -306,7 +282,7 @@ class _SqlTransaction:
         self.conn.execute(stmt)
 
     def list_users(self, now: Any) -> list[tuple[UserRecord, int]]:
-        active = sa.and_(tokens.c.user_id == users.c.id, _status_clause(TokenStatus.ACTIVE, now))
+        active = sa.and_(tokens.c.user_id == users.c.id, status_clause(TokenStatus.ACTIVE, now))
         count = sa.select(sa.func.count()).where(active).scalar_subquery()
         stmt = sa.select(*users.c, count.label("active_tokens")).order_by(users.c.username)
         return [(_user(row), int(row.active_tokens)) for row in self.conn.execute(stmt)]

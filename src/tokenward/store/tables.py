@@ -87,6 +87,19 @@ tokens = Table(
     Column("dead_use_reported_at", UTCDateTime, nullable=True),
     Column("reuse_reported_at", UTCDateTime, nullable=True),
     Index("ix_tokens_user_created", "user_id", "created_at", "id"),
+    # 0006: one index per admin-list filter, each ending in the list's order.
+    Index("ix_tokens_created", "created_at", "id"),
+    Index("ix_tokens_kind_created", "kind", "created_at", "id"),
+    Index("ix_tokens_grace_until", "grace_until"),
+)
+
+_REVOKED = tokens.c.revoked_at.is_not(None)
+Index(
+    "ix_tokens_revoked_created",
+    tokens.c.created_at,
+    tokens.c.id,
+    postgresql_where=_REVOKED,
+    sqlite_where=_REVOKED,
 )
 
 events = Table(
@@ -101,9 +114,10 @@ events = Table(
     Column("details", JSON, nullable=False),
     Column("user_agent", String(256), nullable=True),
     Column("outcome", String(16), nullable=False, server_default="success"),
-    Index("ix_events_type", "type"),
-    Index("ix_events_subject", "subject"),
-    Index("ix_events_actor", "actor"),
+    # 0006: each audit filter walks its index in seq order (rare types included).
+    Index("ix_events_type_seq", "type", "seq"),
+    Index("ix_events_subject_seq", "subject", "seq"),
+    Index("ix_events_actor_seq", "actor", "seq"),
     sqlite_autoincrement=True,
 )
 
