@@ -3,6 +3,7 @@ PostgreSQL alike."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,7 +73,7 @@ def test_a_rotation_is_recorded_once_and_the_successor_names_its_predecessor(
 ) -> None:
     _, old, new = _pair(store)
     cap = NOW + timedelta(days=7)
-    successor = TokenRecord(**{**new.__dict__, "rotated_from": old.id})
+    successor = dataclasses.replace(new, rotated_from=old.id)
     with store.transaction() as tx:
         assert tx.mark_rotated(old.id, Rotated(new.id, NOW, 60, cap))
         assert not tx.mark_rotated(old.id, Rotated("tok_other", NOW, 0, cap))  # lost the race

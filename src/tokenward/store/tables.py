@@ -98,10 +98,10 @@ tokens = Table(
     # 0006: one index per admin-list filter, each ending in the list's order.
     Index("ix_tokens_created", "created_at", "id"),
     Index("ix_tokens_kind_created", "kind", "created_at", "id"),
-    Index("ix_tokens_grace_until", "grace_until"),
 )
 
 _REVOKED = tokens.c.revoked_at.is_not(None)
+_UNREVOKED = tokens.c.revoked_at.is_(None)
 Index(
     "ix_tokens_revoked_created",
     tokens.c.created_at,
@@ -109,6 +109,15 @@ Index(
     postgresql_where=_REVOKED,
     sqlite_where=_REVOKED,
 )
+for _name, _end in (("ix_tokens_expired", "expires_at"), ("ix_tokens_grace_ended", "grace_until")):
+    Index(
+        _name,
+        tokens.c[_end],
+        tokens.c.created_at,
+        tokens.c.id,
+        postgresql_where=_UNREVOKED,
+        sqlite_where=_UNREVOKED,
+    )
 
 events = Table(
     "events",

@@ -3,7 +3,8 @@
 Every list is newest first by ``(created_at, id)`` and every audit read is ordered by ``seq``,
 so each filter gets an index that ends in that order: the query walks the index and stops at
 the page's limit instead of scanning and sorting the table. Revoked tokens are a minority, so
-their index holds only them. ``grace_until`` joins ``expires_at`` for ``?status=expired``.
+their index holds only them. ``?status=expired`` sorts the keys of expired tokens from two
+indexes over unrevoked tokens, by expiry and by end of grace, each holding ``(created_at, id)``.
 
 Revision ID: 0006
 Revises: 0005
@@ -21,6 +22,8 @@ branch_labels = None
 depends_on = None
 
 _REVOKED = sa.text("revoked_at IS NOT NULL")
+_UNREVOKED = sa.text("revoked_at IS NULL")
+_ENDS = (("ix_tokens_expired", "expires_at"), ("ix_tokens_grace_ended", "grace_until"))
 _TOKENS = (
     ("ix_tokens_created", ["created_at", "id"]),
     ("ix_tokens_kind_created", ["kind", "created_at", "id"]),
@@ -42,7 +45,14 @@ def upgrade() -> None:
         postgresql_where=_REVOKED,
         sqlite_where=_REVOKED,
     )
-    op.create_index("ix_tokens_grace_until", "tokens", ["grace_until"])
+    for name, column in _ENDS:
+        op.create_index(
+            name,
+            "tokens",
+            [column, "created_at", "id"],
+            postgresql_where=_UNREVOKED,
+            sqlite_where=_UNREVOKED,
+        )
     for old, new, column in _EVENTS:
         op.create_index(new, "events", [column, "seq"])
         op.drop_index(old, "events")
@@ -52,5 +62,5 @@ def downgrade() -> None:
     for old, new, column in _EVENTS:
         op.create_index(old, "events", [column])
         op.drop_index(new, "events")
-    for name in ("ix_tokens_grace_until", "ix_tokens_revoked_created", *(n for n, _ in _TOKENS)):
+    for name in ("ix_tokens_revoked_created", *(n for n, _ in _ENDS + _TOKENS)):
         op.drop_index(name, "tokens")
