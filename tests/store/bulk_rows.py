@@ -1,7 +1,7 @@
 """Many rows in a PostgreSQL schema, fast: tokens and events written with ``COPY``.
 
 The rows look like a deployment's: most tokens user tokens, one in ten revoked, the oldest
-ones expired, a few admin tokens; an event log where a few types dominate and one is rare.
+ones expired, some rotated (their grace over, or not yet), a few admin tokens; an event log where a few types dominate and one is rare.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ USERS = 200
 _TYPES = ("token.created", "token.created", "token.revoked", "token.rotated", "user.created")
 _TOKEN_COLUMNS = (
     "id, kind, user_id, created_by, label, scopes, created_at, expires_at, digest, hint, "
-    "revoked_at, revoked_by, revoke_reason"
+    "revoked_at, revoked_by, revoke_reason, grace_until"
 )
 _EVENT_COLUMNS = "at, type, actor, subject, details, outcome"
 
@@ -44,11 +44,12 @@ def _token(n: int, count: int) -> tuple[object, ...]:
     kind = "a" if n % 50 == 0 else "u"
     expires = created + timedelta(days=30) if n % 4 == 0 else None
     revoked = created + timedelta(hours=1) if n % 10 == 3 else None
+    grace = created + timedelta(days=2) if n % 97 == 5 else None  # rotated, grace over or not
     digest = hashlib.sha256(f"bulk:{n}".encode()).hexdigest()
     return (
         token_id(n), kind, user_id(n % USERS), "user0", f"token {n}", "[]", created, expires,
         digest, f"tw{kind}_…{n % 10000:04d}", revoked, "user0" if revoked else None,
-        "revoked" if revoked else None,
+        "revoked" if revoked else None, grace,
     )  # fmt: skip
 
 

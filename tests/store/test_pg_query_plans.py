@@ -132,6 +132,41 @@ def _discarded(node: dict[str, Any]) -> int:
     return int(own) + sum(_discarded(child) for child in node.get("Plans", []))
 
 
+@pytest.mark.parametrize("user", [None, bulk_rows.user_id(8)])
+def test_expired_pages_hold_every_expired_token_newest_first(
+    store: SqlStore, user: str | None
+) -> None:
+    """The expired list's own query (sorted from the expiry indexes) pages through exactly
+    the tokens that are expired, by expiry or by the end of a rotation's grace."""
+    mine = "" if user is None else f"AND user_id = '{user}'"
+    with store.reader.connect() as conn:
+        expected = (
+            conn.exec_driver_sql(
+                "SELECT id FROM tokens WHERE revoked_at IS NULL"
+                " AND (expires_at <= %(now)s OR grace_until <= %(now)s)"
+                f" {mine} ORDER BY created_at DESC, id DESC",
+                {"now": bulk_rows.NOW},
+            )
+            .scalars()
+            .all()
+        )
+    assert len(expected) > 30
+    assert _paged_expired(store, user) == expected
+
+
+def _paged_expired(store: SqlStore, user: str | None) -> list[str]:
+    seen: list[str] = []
+    before = None
+    while True:
+        query = TokenQuery(user, bulk_rows.NOW, TokenStatus.EXPIRED, before, limit=97)
+        with store.transaction() as tx:
+            page = tx.list_tokens(query)
+        seen += [t.id for t in page]
+        if len(page) < query.limit:
+            return seen
+        before = (page[-1].created_at, page[-1].id)
+
+
 def test_the_rows_are_there(store: SqlStore) -> None:
     with store.reader.connect() as conn:
         count = conn.execute(sa.text("SELECT count(*) FROM tokens")).scalar_one()
