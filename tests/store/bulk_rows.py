@@ -1,7 +1,8 @@
 """Many rows in a PostgreSQL schema, fast: tokens and events written with ``COPY``.
 
 The rows look like a deployment's: most tokens user tokens, one in ten revoked, the oldest
-ones expired, some rotated (their grace over, or not yet), a few admin tokens; an event log where a few types dominate and one is rare.
+ones expired, some rotated (their grace over, or not yet), a few admin tokens; an event log
+where a few types dominate and one is rare.
 """
 
 from __future__ import annotations

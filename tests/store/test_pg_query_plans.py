@@ -138,14 +138,14 @@ def test_expired_pages_hold_every_expired_token_newest_first(
 ) -> None:
     """The expired list's own query (sorted from the expiry indexes) pages through exactly
     the tokens that are expired, by expiry or by the end of a rotation's grace."""
-    mine = "" if user is None else f"AND user_id = '{user}'"
     with store.reader.connect() as conn:
         expected = (
             conn.exec_driver_sql(
                 "SELECT id FROM tokens WHERE revoked_at IS NULL"
                 " AND (expires_at <= %(now)s OR grace_until <= %(now)s)"
-                f" {mine} ORDER BY created_at DESC, id DESC",
-                {"now": bulk_rows.NOW},
+                " AND (%(user)s::text IS NULL OR user_id = %(user)s)"
+                " ORDER BY created_at DESC, id DESC",
+                {"now": bulk_rows.NOW, "user": user},
             )
             .scalars()
             .all()
