@@ -3,6 +3,7 @@ PostgreSQL alike."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -51,7 +52,7 @@ def test_a_rotation_is_recorded_once_and_the_successor_names_its_predecessor(
 ) -> None:
     _, old, new = _pair(store)
     cap = NOW + timedelta(days=7)
-    successor = TokenRecord(**{**new.__dict__, "rotated_from": old.id})
+    successor = dataclasses.replace(new, rotated_from=old.id)
     with store.transaction() as tx:
         assert tx.tokens.mark_rotated(old.id, Rotated(new.id, NOW, 60, cap))
         assert not tx.tokens.mark_rotated(

@@ -65,7 +65,7 @@ class UserStatus(enum.StrEnum):
     DEACTIVATED = "deactivated"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class UserRecord:
     id: str
     username: str
@@ -76,7 +76,7 @@ class UserRecord:
     email: str | None = None  # where notices go; optional
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class TokenRecord:
     """A stored token: metadata and the digest of its secret, never the secret."""
 
@@ -134,7 +134,7 @@ class DeadTokenPresented(InvalidToken):
         self.token = token
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Principal:
     """Who is calling: an active user, through a valid token or a live web session."""
 

@@ -9,6 +9,8 @@ after the revocation was applied (no resurrection).
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -20,6 +22,7 @@ from tokenward.domain.model import Event, Principal, invalidates_user
 __all__ = ["FreshCache", "GuardedCache"]
 
 V = TypeVar("V")
+_SCOPE_SETS = 1_000  # distinct scope sets shared; past that, each entry keeps its own
 
 
 class GuardedCache(Generic[V]):
@@ -75,12 +78,17 @@ class GuardedCache(Generic[V]):
         with self._lock:
             if generation != self._generation or not self._fresh():
                 return False
+            principal = self._shared(principal)
             self._entries[digest] = principal
             self._entries.move_to_end(digest)
             self._by_user.setdefault(self.owner_of(principal), set()).add(digest)
             while len(self._entries) > self.capacity:
                 self._forget(next(iter(self._entries)))
             return True
+
+    def _shared(self, value: V) -> V:
+        """``value``, or an equal one that shares what other entries already hold (memory)."""
+        return value
 
     # -- the follower's side ---------------------------------------------------------------
 
@@ -165,6 +173,33 @@ class FreshCache(GuardedCache[Principal]):
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(max_staleness, capacity, monotonic, _owner)
+        self._scope_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def _shared(self, value: Principal) -> Principal:
+        """Each store read makes new objects: an owner's record, read again for each of its
+        tokens, and the same few scope sets. Cached entries share one of each instead
+        (memory per cached token; the values are equal, so nothing a caller sees changes)."""
+        owned = self._by_user.get(value.user.id)
+        known = self._entries.get(next(iter(owned))) if owned else None
+        user = known.user if known is not None and known.user == value.user else value.user
+        token = value.token
+        if token is None:
+            return dataclasses.replace(value, user=user)
+        shared = dataclasses.replace(
+            token,
+            user_id=user.id,
+            created_by=sys.intern(token.created_by),
+            scopes=self._scopes(token.scopes),
+            last_used_from=None
+            if token.last_used_from is None
+            else sys.intern(token.last_used_from),
+        )
+        return dataclasses.replace(value, user=user, token=shared)
+
+    def _scopes(self, scopes: tuple[str, ...]) -> tuple[str, ...]:
+        if len(self._scope_sets) >= _SCOPE_SETS:
+            return scopes
+        return self._scope_sets.setdefault(scopes, scopes)
 
 
 def _owner(principal: Principal) -> str:

@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import hmac
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Protocol, TypeVar
 
 import anyio
@@ -35,6 +36,7 @@ from tokenward.domain.errors import (
 from tokenward.domain.model import DeadTokenPresented, Principal
 from tokenward.domain.tokens import TOKEN_LENGTH
 from tokenward.ratelimit import FailureLimiter
+from tokenward.service.flights import Flights
 from tokenward.service.sessions import csrf_token_for
 from tokenward.service.verification import TokenVerifier
 
@@ -117,6 +119,7 @@ class Authenticator:
         self.lookup_timeout = lookup_timeout
         self.on_use = on_use
         self.on_dead = on_dead
+        self._lookups: Flights[tuple[str, int], Principal] = Flights()
 
     def hit(self, query_string: bytes, headers: Headers, client: Client) -> Principal | None:
         """The hot path: one ``Authorization: Bearer <token>`` header whose token the fresh
@@ -170,11 +173,17 @@ class Authenticator:
 
     async def verify(self, token: str) -> Principal:
         """A token's principal: a fresh cache hit stays on the event loop, a miss is looked up
-        in a thread. :class:`InvalidToken`, or :class:`StoreUnavailable` (fail closed)."""
+        in a thread. :class:`InvalidToken`, or :class:`StoreUnavailable` (fail closed).
+
+        Concurrent misses for one token share one read (single flight), among requests that
+        saw the same cache generation: one arriving after an event was applied reads afresh."""
         checked = self.tokens.verify_cached(token)
         if isinstance(checked, Principal):
             return checked
-        return await self.in_thread(self.tokens.verify_digest, checked)
+        key = (checked, self.tokens.cache.generation)
+        return await self._lookups.run(
+            key, partial(self.in_thread, self.tokens.verify_digest, checked)
+        )
 
     async def in_thread(self, call: Callable[[A], T], value: A) -> T:
         """``call(value)`` on a worker thread, failing closed if the store does not answer in

@@ -10,6 +10,7 @@ caches. The stored value can therefore lag the real last use by up to the flush 
 from __future__ import annotations
 
 import dataclasses
+import sys
 import threading
 from datetime import datetime, timedelta
 
@@ -34,7 +35,11 @@ class LastUseRecorder:
 
     def seen(self, token_id: str, client: tuple[str, int] | None) -> None:
         """A request authenticated with ``token_id`` from ``client``: the hot path."""
-        self._latest[token_id] = (self.clock.now(), None if client is None else client[0])
+        # Interned: a few addresses make most requests, and each entry would keep a copy.
+        self._latest[token_id] = (
+            self.clock.now(),
+            None if client is None else sys.intern(client[0]),
+        )
 
     def overlay(self, record: TokenRecord) -> TokenRecord:
         """``record`` with this node's use of it, if newer than the stored one: what a person

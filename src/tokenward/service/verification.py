@@ -85,7 +85,8 @@ class TokenVerifier:
         principal = Principal(user, token=token)
         check_expiry(principal, self.clock.now())
         if token.rotated_from is None or self._started_grace(token):
-            self.cache.fill(digest, principal, generation)
+            # Keyed by the record's own digest (equal, checked above): one string, not two.
+            self.cache.fill(token.digest, principal, generation)
         return principal
 
     def _started_grace(self, successor: TokenRecord) -> bool:

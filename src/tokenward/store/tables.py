@@ -23,6 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.types import TypeEngine
 
 __all__ = [
     "deliveries",
@@ -41,20 +42,27 @@ __all__ = [
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Stores naive UTC, returns aware UTC: the same on SQLite and PostgreSQL."""
+    """Times in UTC, returned aware: ``timestamptz`` on PostgreSQL (migration 0007), so that
+    no session time zone shifts a comparison; naive UTC text on SQLite."""
 
     impl = DateTime
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(DateTime(timezone=dialect.name == "postgresql"))
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        utc = value.astimezone(UTC)
+        return utc if dialect.name == "postgresql" else utc.replace(tzinfo=None)
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 metadata = MetaData()
@@ -102,7 +110,29 @@ tokens = Table(
     Column("dead_use_reported_at", UTCDateTime, nullable=True),
     Column("reuse_reported_at", UTCDateTime, nullable=True),
     Index("ix_tokens_user_created", "user_id", "created_at", "id"),
+    # 0006: one index per admin-list filter, each ending in the list's order.
+    Index("ix_tokens_created", "created_at", "id"),
+    Index("ix_tokens_kind_created", "kind", "created_at", "id"),
 )
+
+_REVOKED = tokens.c.revoked_at.is_not(None)
+_UNREVOKED = tokens.c.revoked_at.is_(None)
+Index(
+    "ix_tokens_revoked_created",
+    tokens.c.created_at,
+    tokens.c.id,
+    postgresql_where=_REVOKED,
+    sqlite_where=_REVOKED,
+)
+for _name, _end in (("ix_tokens_expired", "expires_at"), ("ix_tokens_grace_ended", "grace_until")):
+    Index(
+        _name,
+        tokens.c[_end],
+        tokens.c.created_at,
+        tokens.c.id,
+        postgresql_where=_UNREVOKED,
+        sqlite_where=_UNREVOKED,
+    )
 
 events = Table(
     "events",
@@ -116,9 +146,10 @@ events = Table(
     Column("details", JSON, nullable=False),
     Column("user_agent", String(256), nullable=True),
     Column("outcome", String(16), nullable=False, server_default="success"),
-    Index("ix_events_type", "type"),
-    Index("ix_events_subject", "subject"),
-    Index("ix_events_actor", "actor"),
+    # 0006: each audit filter walks its index in seq order (rare types included).
+    Index("ix_events_type_seq", "type", "seq"),
+    Index("ix_events_subject_seq", "subject", "seq"),
+    Index("ix_events_actor_seq", "actor", "seq"),
     sqlite_autoincrement=True,
 )
 

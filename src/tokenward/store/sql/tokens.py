@@ -4,34 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from tokenward.domain.model import TokenRecord, TokenStatus
+from tokenward.domain.model import TokenRecord
 from tokenward.store.records import Alarm, Rotated, TokenQuery
 from tokenward.store.sql.rows import as_values, token_record
+from tokenward.store.sql.token_lists import status_clause, token_list
 from tokenward.store.tables import tokens
 
 __all__ = ["SqlTokens", "status_clause"]
 
 _ALARM_COLUMNS = {"dead_use": tokens.c.dead_use_reported_at, "reuse": tokens.c.reuse_reported_at}
-
-
-def status_clause(status: TokenStatus, now: Any) -> sa.ColumnElement[bool]:
-    """The tokens whose derived status at ``now`` is ``status``, as a WHERE clause."""
-    c = tokens.c
-    if status is TokenStatus.REVOKED:
-        return c.revoked_at.is_not(None)
-    # A rotated token whose grace is over counts as expired, as TokenRecord.status says.
-    if status is TokenStatus.EXPIRED:
-        return sa.and_(c.revoked_at.is_(None), sa.or_(c.expires_at <= now, c.grace_until <= now))
-    return sa.and_(
-        c.revoked_at.is_(None),
-        sa.or_(c.expires_at.is_(None), c.expires_at > now),
-        sa.or_(c.grace_until.is_(None), c.grace_until > now),
-    )
 
 
 class SqlTokens:
@@ -53,18 +38,7 @@ class SqlTokens:
         return [token_record(row) for row in self.conn.execute(stmt)] if ids else []
 
     def list(self, query: TokenQuery) -> list[TokenRecord]:
-        c = tokens.c
-        stmt = tokens.select()
-        if query.user_id is not None:
-            stmt = stmt.where(c.user_id == query.user_id)
-        if query.kind is not None:
-            stmt = stmt.where(c.kind == query.kind.value)
-        if query.status is not None:
-            stmt = stmt.where(status_clause(query.status, query.now))
-        if query.before is not None:
-            stmt = stmt.where(sa.tuple_(c.created_at, c.id) < sa.tuple_(*query.before))
-        stmt = stmt.order_by(c.created_at.desc(), c.id.desc()).limit(query.limit)
-        return [token_record(row) for row in self.conn.execute(stmt)]
+        return [token_record(row) for row in self.conn.execute(token_list(query))]
 
     def revoke(self, token_id: str, at: datetime, by: str, reason: str) -> TokenRecord | None:
         # PostgreSQL makes a concurrent writer wait for the row and re-check the WHERE once
