@@ -113,6 +113,9 @@ def test_schemathesis_finds_no_failure(
         *("--header", f"Authorization: Bearer {secrets[caller]}"),
         *("--checks", "all", "--max-time", str(seconds), "--workers", "1"),
         *("--generation-database", "none", "--no-color", "--output-truncate", "false"),
+        # One seed: every run of the suite asks the same questions (a faster machine asks
+        # more of them in the same time), so a red run is a change, not a dice roll.
+        *("--seed", "20261205"),
         *arguments,
     ]
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
