@@ -46,6 +46,10 @@ class Token:
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
 
+    def usable_until(self) -> datetime:
+        """When the secret stops working: its expiry, or its grace's end if sooner."""
+        return min(self.expires_at, self.grace_until or self.expires_at)
+
 
 @dataclasses.dataclass
 class Session:

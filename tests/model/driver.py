@@ -127,10 +127,18 @@ class Driver:
         assert response.status_code == status, response.text
         assert response.headers["content-type"] == "application/problem+json"
 
-    def _check_list(self, items: list[dict[str, Any]], user: User) -> None:
-        """A user's tokens as listed equal the model's: ids, statuses, rotation, grace end."""
+    def _check_list(
+        self, items: list[dict[str, Any]], user: User, status: str | None = None
+    ) -> None:
+        """A user's tokens (of ``status``) as listed, newest first, equal the model's: ids,
+        statuses, rotation, grace end; each listed once."""
         now, expected = self.model.now, self.model.of(user)
-        assert {item["id"] for item in items} == expected.keys()
+        if status is not None:
+            expected = {id: t for id, t in expected.items() if t.status(now) == status}
+        ids = [item["id"] for item in items]
+        assert len(ids) == len(set(ids)) and set(ids) == expected.keys(), (ids, expected)
+        created = [item["created_at"] for item in items]
+        assert created == sorted(created, reverse=True)
         for item in items:
             token = expected[item["id"]]
             seen = (item["status"], item["rotated_from"], item["rotated_to"])
@@ -138,6 +146,13 @@ class Driver:
             assert at(item["expires_at"]) == token.expires_at
             assert at(item["grace_until"]) == token.grace_until
             assert set(item["scopes"]) == token.scopes
+
+    def _check_live(self, response: httpx2.Response, token: Token) -> None:
+        """``GET /v1/self`` answered for ``token``, saying when its secret stops working."""
+        assert response.status_code == 200, (token, response.text)
+        assert response.json()["id"] == token.id
+        assert at(response.headers["tokenward-token-expires"]) == token.usable_until()
+        self.model.used(token)
 
     def _check_dead(self, response: httpx2.Response) -> None:
         self._check_refused(response, 401)

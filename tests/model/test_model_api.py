@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from typing import Any
 
 from api_model import Token
 from driver import COVERED, Driver, at, choose, note
@@ -32,6 +33,7 @@ from tokenward.domain.tokens import TokenKind
 USER_SCOPES = ("tokens:read", "tokens:write", "read", "write")
 FRESH = "(a fresh well-formed token that was never issued)"
 
+statuses = st.sampled_from([None, "active", "expired", "revoked"])
 picks = st.integers(min_value=0, max_value=10_000)
 labels = st.from_regex(r"[A-Za-z0-9'._-]{1,30}", fullmatch=True)
 # Every scope half the time: a token without tokens:write cannot make or rotate tokens.
@@ -86,18 +88,27 @@ class ApiMachine(Driver, RuleBasedStateMachine):
         token = Token(made["id"], made["token"], user.id, scopes, self.model.now, expires)
         self.model.created(token)
 
-    @rule(who=picks, how=picks)
-    def list_own_tokens(self, who: int, how: int) -> None:
+    @rule(who=picks, how=picks, status=statuses, limit=st.sampled_from([1, 2, 200]))
+    def list_own_tokens(self, who: int, how: int, status: str | None, limit: int) -> None:
+        """``GET /v1/tokens``, filtered by status or not, page after page."""
         user = self._user(who)
         credential = self._acting(user, how)
         if credential is None:
             return
-        response = self._send("GET", "/v1/tokens?limit=200", credential)
+        query: dict[str, str | int] = {"limit": limit} | ({"status": status} if status else {})
+        response = self._send("GET", "/v1/tokens", credential, params=query)
         if not credential.has_scope("tokens:read"):
             return self._check_refused(response, 403)
-        assert response.status_code == 200, response.text
-        assert response.json()["next_cursor"] is None
-        self._check_list(response.json()["items"], user)
+        items: list[dict[str, Any]] = []
+        while True:
+            assert response.status_code == 200, response.text
+            items += response.json()["items"]
+            cursor = response.json()["next_cursor"]
+            if cursor is None:
+                break
+            page = query | {"cursor": cursor}
+            response = self._send("GET", "/v1/tokens", credential, params=page)
+        self._check_list(items, user, status)
 
     @precondition(lambda self: bool(self.model.tokens))
     @rule(how=picks, which=picks, stranger=strangers)
@@ -115,6 +126,20 @@ class ApiMachine(Driver, RuleBasedStateMachine):
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "revoked"
         self.model.revoke(target)
+
+    @precondition(lambda self: bool(self.model.tokens))
+    @rule(which=picks, as_admin=st.booleans())
+    def revoke_otherwise(self, which: int, as_admin: bool) -> None:
+        """Revoke as an admin (``DELETE /v1/admin/tokens/{id}``) or as whoever holds the
+        secret (RFC 7009 ``POST /v1/revoke``, no credential needed)."""
+        token = self._token(which)
+        if as_admin:
+            response = self._admin("DELETE", f"/v1/admin/tokens/{token.id}")
+            assert response.json()["status"] == "revoked", response.text
+        else:
+            response = self._send("POST", "/v1/revoke", data={"token": token.secret})
+        assert response.status_code == 200, response.text
+        self.model.revoke(token)
 
     @precondition(lambda self: bool(self.model.tokens))
     @rule(how=picks, which=picks, stranger=strangers, any_token=rarely, grace=graces)
@@ -162,9 +187,7 @@ class ApiMachine(Driver, RuleBasedStateMachine):
         response = self._send("GET", "/v1/self", token)
         if not self.model.live(token):
             return self._check_dead(response)
-        assert response.status_code == 200, response.text
-        assert response.json()["id"] == token.id
-        self.model.used(token)
+        self._check_live(response, token)
 
     @precondition(lambda self: bool(self.model.tokens))
     @rule(which=picks)
@@ -177,6 +200,7 @@ class ApiMachine(Driver, RuleBasedStateMachine):
             return
         assert response.json()["active"] is True
         assert response.json()["tokenward_id"] == token.id
+        assert response.json()["exp"] == int(token.usable_until().timestamp())
         self.model.used(token)
 
     @rule(seconds=steps)
@@ -269,8 +293,7 @@ class ApiMachine(Driver, RuleBasedStateMachine):
                 continue
             response = self._send("GET", "/v1/self", token)
             if self.model.live(token):
-                assert response.status_code == 200, (token, response.text)
-                self.model.used(token)
+                self._check_live(response, token)
             else:
                 self._check_dead(response)
                 self.seen_dead.add(token.id)
