@@ -147,6 +147,21 @@ class Driver:
             assert at(item["grace_until"]) == token.grace_until
             assert set(item["scopes"]) == token.scopes
 
+    def _check_users(self) -> None:
+        """``GET /v1/admin/users``: each user's status and number of active tokens."""
+        response = self._admin("GET", "/v1/admin/users")
+        assert response.status_code == 200, response.text
+        listed = {item["id"]: item for item in response.json()["items"]}
+        for user in self.model.users.values():
+            active = [
+                t for t in self.model.of(user).values() if t.status(self.model.now) == "active"
+            ]
+            status = "active" if user.active else "deactivated"
+            assert (listed[user.id]["status"], listed[user.id]["active_tokens"]) == (
+                status,
+                len(active),
+            )
+
     def _check_live(self, response: httpx2.Response, token: Token) -> None:
         """``GET /v1/self`` answered for ``token``, saying when its secret stops working."""
         assert response.status_code == 200, (token, response.text)
@@ -165,6 +180,8 @@ class Driver:
         response = self._admin("GET", f"/v1/admin/audit?after={self.seq}&limit=1000")
         assert response.status_code == 200, response.text
         events = response.json()["items"]
+        for secret in (t.secret for t in self.model.tokens.values()):
+            assert secret[4:] not in response.text, "a secret in the audit log"
         if events:
             self.seq = events[-1]["seq"]
         return Counter(

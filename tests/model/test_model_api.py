@@ -223,6 +223,7 @@ class ApiMachine(Driver, RuleBasedStateMachine):
         response = self._admin("POST", f"/v1/admin/users/{user.id}/deactivate")
         assert response.status_code == 200, response.text
         assert response.json()["tokens_revoked"] == self.model.deactivate(user)
+        self._check_users()
 
     @rule(who=picks)
     def reactivate(self, who: int) -> None:
@@ -231,21 +232,26 @@ class ApiMachine(Driver, RuleBasedStateMachine):
         assert response.status_code == 200, response.text
         self.model.reactivate(user)
         self.seen_dead.clear()
+        self._check_users()
 
     @precondition(lambda self: len(self.model.tokens) >= 3)
-    @rule(which=picks, noise=junk, in_source=st.booleans())
-    def report_leak(self, which: int, noise: str, in_source: bool) -> None:
-        """A leak report, anonymous, naming a token in the list or inside ``source``, plus
-        a string that is no token of ours."""
-        token = self._token(which)
+    @rule(which=picks, other=picks, noise=junk, where=st.sampled_from(["list", "source", "glued"]))
+    def report_leak(self, which: int, other: int, noise: str, where: str) -> None:
+        """A leak report, anonymous, naming a token in the list or inside ``source`` (alone,
+        or glued to another token as in a dump without separators), plus a string that is no
+        token of ours."""
+        token, second = self._token(which), self._token(other)
         noise = token_format.generate(TokenKind.USER) if noise == FRESH else noise
-        listed = [noise] if in_source else [token.secret, noise]
-        source = f"a gist: token={token.secret}" if in_source else "a public gist"
-        body = {"tokens": listed, "source": source}
-        response = self._send("POST", "/v1/leaks", json=body)
+        listed = [token.secret, noise] if where == "list" else [noise]
+        source = {
+            "list": "a public gist",
+            "source": f"a gist: token={token.secret}",
+            "glued": f"an env dump: {second.secret}{token.secret}",
+        }[where]
+        response = self._send("POST", "/v1/leaks", json={"tokens": listed, "source": source})
         assert response.status_code == 202, response.text
         assert response.json() == {"received": len(listed)}
-        self.model.leaked([token.secret])
+        self.model.leaked([token.secret, second.secret] if where == "glued" else [token.secret])
 
     @precondition(lambda self: len(self.model.tokens) >= 3)
     @rule(who=picks, how=picks, revoke_tokens=st.booleans())
