@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     precondition,
     rule,
@@ -67,6 +68,12 @@ class ApiMachine(Driver, RuleBasedStateMachine):
         self.api.close()
 
     # -- rules ------------------------------------------------------------------------------
+
+    @initialize(days=lifetimes)
+    def first_tokens(self, days: int) -> None:
+        """Each user starts with a token holding every scope (made through a session)."""
+        for who in range(len(self.model.users)):
+            self.create_token(who, 0, "first", days, frozenset(USER_SCOPES))
 
     @rule(who=picks, how=picks, label=labels, days=lifetimes, scopes=scope_sets)
     def create_token(
