@@ -39,7 +39,9 @@ picks = st.integers(min_value=0, max_value=10_000)
 labels = st.from_regex(r"[A-Za-z0-9'._-]{1,30}", fullmatch=True)
 # Every scope half the time: a token without tokens:write cannot make or rotate tokens.
 scope_sets = st.one_of(st.just(frozenset(USER_SCOPES)), st.frozensets(st.sampled_from(USER_SCOPES)))
-lifetimes = st.integers(1, 5)  # days
+DAY = 86400
+# Seconds: whole days are asked as ``expires_in_days``, the others as ``expires_at``.
+lifetimes = st.one_of(st.integers(1, 5).map(lambda days: days * DAY), st.integers(1, 3 * DAY))
 rarely = st.sampled_from([False, False, False, True])
 strangers = rarely
 graces = st.sampled_from([0, 0, 1, 60, 3600, 2 * 86400])
@@ -69,21 +71,26 @@ class ApiMachine(Driver, RuleBasedStateMachine):
 
     # -- rules ------------------------------------------------------------------------------
 
-    @initialize(days=lifetimes)
-    def first_tokens(self, days: int) -> None:
+    @initialize(lifetime=lifetimes)
+    def first_tokens(self, lifetime: int) -> None:
         """Each user starts with a token holding every scope (made through a session)."""
         for who in range(len(self.model.users)):
-            self.create_token(who, 0, "first", days, frozenset(USER_SCOPES))
+            self.create_token(who, 0, "first", lifetime, frozenset(USER_SCOPES))
 
-    @rule(who=picks, how=picks, label=labels, days=lifetimes, scopes=scope_sets)
+    @rule(who=picks, how=picks, label=labels, lifetime=lifetimes, scopes=scope_sets)
     def create_token(
-        self, who: int, how: int, label: str, days: int, scopes: frozenset[str]
+        self, who: int, how: int, label: str, lifetime: int, scopes: frozenset[str]
     ) -> None:
         user = self._user(who)
         credential = self._acting(user, how)
         if credential is None:
             return
-        body = {"label": label, "expires_in_days": days, "scopes": sorted(scopes)}
+        expires = self.model.now + timedelta(seconds=lifetime)
+        body: dict[str, Any] = {"label": label, "scopes": sorted(scopes)}
+        if lifetime % DAY:
+            body["expires_at"] = expires.isoformat()
+        else:
+            body["expires_in_days"] = lifetime // DAY
         response = self._send("POST", "/v1/tokens", credential, json=body)
         if not credential.has_scope("tokens:write"):
             return self._check_refused(response, 403)
@@ -92,7 +99,6 @@ class ApiMachine(Driver, RuleBasedStateMachine):
         assert response.status_code == 201, response.text
         made = response.json()
         assert (made["label"], frozenset(made["scopes"])) == (label, scopes)
-        expires = self.model.now + timedelta(days=days)
         token = Token(made["id"], made["token"], user.id, scopes, self.model.now, expires)
         self.model.created(token)
 
@@ -176,11 +182,11 @@ class ApiMachine(Driver, RuleBasedStateMachine):
 
     # The same rules again, so that tokens are made and rotated about as often as everything
     # else kills them (hypothesis picks among rules evenly).
-    @rule(who=picks, how=picks, label=labels, days=lifetimes, scopes=scope_sets)
+    @rule(who=picks, how=picks, label=labels, lifetime=lifetimes, scopes=scope_sets)
     def create_another_token(
-        self, who: int, how: int, label: str, days: int, scopes: frozenset[str]
+        self, who: int, how: int, label: str, lifetime: int, scopes: frozenset[str]
     ) -> None:
-        self.create_token(who, how, label, days, scopes)
+        self.create_token(who, how, label, lifetime, scopes)
 
     @precondition(lambda self: bool(self.model.tokens))
     @rule(how=picks, which=picks, grace=graces)
