@@ -5,7 +5,9 @@ logging out everywhere, against a model kept here (api_model), on SQLite and Pos
 After every step: a token the model says is dead is never ``200`` (it gets ``401
 invalid_token``), a live one always is; every user's token list equals the model (ids,
 statuses, rotation links, grace ends); and the audit log holds exactly the events the step's
-changes must write, one per change, of the right type and subject.
+changes must write, one per change, of the right type and subject, and no secret.
+
+A failure prints the shrunk sequence of steps; ``_settings`` says how to explore further.
 """
 
 from __future__ import annotations
