@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 __all__ = ["Credential", "Model", "Session", "Token", "User"]
 
 MAX_GRACE = timedelta(days=7)
-MAX_LIFETIME = timedelta(days=365)  # the default policy's user_token.max_days
 ADMIN_SCOPES = frozenset({"admin", "introspect"})
 
 
@@ -79,6 +78,7 @@ class Model:
 
     def __init__(self, now: datetime) -> None:
         self.now = now
+        self.max_days = 365  # the policy's user_token.max_days (the default's until changed)
         self.tokens: dict[str, Token] = {}
         self.users: dict[str, User] = {}
         self._expected: Counter[tuple[str, str]] = Counter()
@@ -145,7 +145,7 @@ class Model:
 
     def rotated(self, old: Token, new_id: str, secret: str, grace_seconds: int) -> Token:
         """The successor: same owner and scopes, the old lifetime length from now."""
-        length = min(old.expires_at - old.created_at, MAX_LIFETIME)
+        length = min(old.expires_at - old.created_at, timedelta(days=self.max_days))
         new = Token(new_id, secret, old.owner, old.scopes, self.now, self.now + length)
         new.rotated_from = old.id
         old.rotated_to, old.grace_seconds = new.id, grace_seconds

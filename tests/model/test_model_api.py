@@ -96,7 +96,8 @@ class ApiMachine(Driver, RuleBasedStateMachine):
         response = self._send("POST", "/v1/tokens", credential, json=body)
         if not credential.has_scope("tokens:write"):
             return self._check_refused(response, 403)
-        if not all(credential.has_scope(scope) for scope in scopes):
+        too_long = lifetime > self.model.max_days * DAY
+        if too_long or not all(credential.has_scope(scope) for scope in scopes):
             return self._check_refused(response, 422)
         assert response.status_code == 201, response.text
         made = response.json()
@@ -218,6 +219,22 @@ class ApiMachine(Driver, RuleBasedStateMachine):
         assert response.json()["tokenward_id"] == token.id
         assert response.json()["exp"] == int(token.usable_until().timestamp())
         self.model.used(token)
+
+    @rule(max_days=st.sampled_from([1, 2, 365]))
+    def set_policy(self, max_days: int) -> None:
+        """An admin changes the user tokens' maximum lifetime: creates past it are refused,
+        rotations shorten the successor to it."""
+        user_token = {"default_days": 1, "max_days": max_days, "allow_no_expiry": False}
+        document = {
+            "user_token": user_token,
+            "admin_key": {"default_days": 7, "max_days": 365},
+            "reminder_days": [30, 7, 1],
+        }
+        response = self._admin("PUT", "/v1/admin/policy", json=document)
+        assert response.status_code == 200, response.text
+        assert response.json()["user_token"] == user_token
+        self.model.max_days = max_days
+        self.model.expect("policy.updated", "policy")
 
     @rule(seconds=steps)
     def advance_clock(self, seconds: int) -> None:
