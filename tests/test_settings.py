@@ -16,6 +16,9 @@ def test_defaults_are_the_embedded_setup() -> None:
     assert settings.scope_descriptions["read"].startswith("Read data")
     assert settings.admin_password is None
     assert settings.access_log is False
+    assert settings.trusted_proxies == ()  # X-Forwarded-* believed from nobody
+    assert settings.max_body_bytes == 64 * 1024
+    assert settings.drain_seconds == 10
 
 
 def test_every_variable_overrides_its_default() -> None:
@@ -31,6 +34,13 @@ def test_every_variable_overrides_its_default() -> None:
             "TOKENWARD_SCOPES": "projects:read, projects:write",
             "TOKENWARD_ADMIN_PASSWORD": "from-the-environment",
             "TOKENWARD_ACCESS_LOG": "1",
+            "TOKENWARD_TRUSTED_PROXIES": "10.0.0.5, 10.1.0.0/16, fd00::/8",
+            "TOKENWARD_MAX_BODY_BYTES": "4096",
+            "TOKENWARD_KEEP_ALIVE_SECONDS": "30",
+            "TOKENWARD_HEADER_TIMEOUT_SECONDS": "5",
+            "TOKENWARD_MAX_CONCURRENCY": "100",
+            "TOKENWARD_DRAIN_SECONDS": "3",
+            "TOKENWARD_PUBLIC_URL": "https://tw.example.com/auth/",
         }
     )
     assert settings.database_url == "sqlite:////tmp/x.db"
@@ -42,6 +52,11 @@ def test_every_variable_overrides_its_default() -> None:
     assert settings.scope_descriptions == {"projects:read": "", "projects:write": ""}
     assert settings.admin_password == "from-the-environment"
     assert settings.access_log is True
+    assert [str(n) for n in settings.trusted_proxies] == ["10.0.0.5/32", "10.1.0.0/16", "fd00::/8"]
+    assert (settings.max_body_bytes, settings.keep_alive_seconds) == (4096, 30)
+    assert (settings.header_timeout_seconds, settings.max_concurrency) == (5, 100)
+    assert settings.drain_seconds == 3
+    assert settings.public_url == "https://tw.example.com/auth"  # an issuer: no trailing slash
     assert "from-the-environment" not in repr(settings)
 
 
@@ -60,6 +75,13 @@ def test_every_variable_overrides_its_default() -> None:
         ({"TOKENWARD_SCOPES": "admin"}, "built-in"),
         ({"TOKENWARD_SCOPES": "read=a\x07bell"}, "TOKENWARD_SCOPES: the description of 'read'"),
         ({"TOKENWARD_SMTP_CA_FILE": "/nonexistent/ca.pem"}, "TOKENWARD_SMTP_CA_FILE"),
+        ({"TOKENWARD_TRUSTED_PROXIES": "10.0.0.1, nginx.internal"}, "TOKENWARD_TRUSTED_PROXIES"),
+        ({"TOKENWARD_MAX_BODY_BYTES": "10"}, "TOKENWARD_MAX_BODY_BYTES"),
+        ({"TOKENWARD_DRAIN_SECONDS": "-1"}, "TOKENWARD_DRAIN_SECONDS"),
+        ({"TOKENWARD_HEADER_TIMEOUT_SECONDS": "0"}, "TOKENWARD_HEADER_TIMEOUT_SECONDS"),
+        ({"TOKENWARD_PUBLIC_URL": "tokenward.example.com"}, "TOKENWARD_PUBLIC_URL"),
+        ({"TOKENWARD_PUBLIC_URL": "https://tw.example.com/?x=1"}, "TOKENWARD_PUBLIC_URL"),
+        ({"TOKENWARD_PUBLIC_URL": "ftp://tw.example.com"}, "TOKENWARD_PUBLIC_URL"),
         (
             {
                 "TOKENWARD_SMTP_HOST": "mail.example.org",

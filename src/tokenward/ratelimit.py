@@ -15,7 +15,7 @@ from datetime import timedelta
 from tokenward.domain.clock import Clock
 from tokenward.domain.errors import RateLimited
 
-__all__ = ["FailureLimiter"]
+__all__ = ["FailureLimiter", "LoginLimits"]
 
 _MAX_KEYS = 100_000  # bound memory under a flood of distinct keys
 
@@ -37,6 +37,13 @@ class FailureLimiter:
             times = self._recent(key, now)
             if times is not None and len(times) >= self.limit:
                 raise RateLimited(max(1, math.ceil(times[0] + self.window - now)))
+
+    def over(self, key: str) -> bool:
+        """Whether ``key`` has used up its failures (without counting anything)."""
+        now = self.clock.now().timestamp()
+        with self._lock:
+            times = self._recent(key, now)
+            return times is not None and len(times) >= self.limit
 
     def fail(self, key: str) -> None:
         """Record one failure for ``key``."""
@@ -68,3 +75,34 @@ class FailureLimiter:
         while times and times[0] <= now - self.window:
             times.popleft()
         return times
+
+
+class LoginLimits:
+    """Failed logins, limited so that a correct password is never refused by someone else.
+
+    ``pairs`` counts failures per (username, client address) and refuses that pair with 429
+    past its limit: a guesser is stopped, the owner logging in from elsewhere is not. ``names``
+    counts failures per username from every address and never refuses: past its limit each
+    attempt on that name first waits ``delay`` seconds, and then a correct password logs in as
+    always (a distributed guesser is slowed, the owner only delayed)."""
+
+    def __init__(self, pairs: FailureLimiter, names: FailureLimiter, delay: float) -> None:
+        self.pairs = pairs
+        self.names = names
+        self.delay = delay
+
+    def slowdown(self, name: str | None) -> float:
+        """Seconds an attempt on ``name`` waits before its password is checked."""
+        return self.delay if self.names.over(f"name:{name}") else 0.0
+
+    def check(self, name: str | None, address: str | None) -> None:
+        """Raise :class:`RateLimited` if this (name, address) pair has failed too often."""
+        self.pairs.check(_pair(name, address))
+
+    def fail(self, name: str | None, address: str | None) -> None:
+        self.pairs.fail(_pair(name, address))
+        self.names.fail(f"name:{name}")
+
+
+def _pair(name: str | None, address: str | None) -> str:
+    return f"pair:{name}@{address or 'unknown'}"

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections.abc import Callable
 from datetime import timedelta
+
+import redis
 
 from tokenward.domain.clock import Clock, SystemClock
 from tokenward.notify.wiring import Notifications, notifications
@@ -12,7 +16,8 @@ from tokenward.propagation.buses import Bus, LocalBus, PostgresBus, RedisBus
 from tokenward.propagation.cache import FreshCache
 from tokenward.propagation.follower import LogFollower
 from tokenward.propagation.receipts import Receipts
-from tokenward.ratelimit import FailureLimiter
+from tokenward.ratelimit import FailureLimiter, LoginLimits
+from tokenward.ratelimit_redis import RedisFailureLimiter
 from tokenward.service import AccountService, TokenService
 from tokenward.service.alarms import TokenAlarms
 from tokenward.service.audit import AuditService
@@ -33,6 +38,7 @@ __all__ = ["Runtime"]
 
 _MINUTE = timedelta(minutes=1)
 _UNLIMITED = 1 << 62
+_LOGIN_SLOWDOWN = 1.0  # seconds, per attempt on a name that failed too often
 
 
 @dataclasses.dataclass
@@ -58,6 +64,8 @@ class Runtime:
     leak_reports: FailureLimiter  # per client address: every leak report counts
     flusher: Flusher
     notify: Notifications | None = None  # reminders, webhooks, email
+    # Set when the node is told to stop: /readyz answers 503 while in-flight requests finish.
+    draining: threading.Event = dataclasses.field(default_factory=threading.Event)
 
     @classmethod
     def build(
@@ -75,16 +83,22 @@ class Runtime:
         passwords = passwords or PasswordHasher()
         staleness = settings.max_staleness
         policies = PolicyService(store, clock, settings.policy)
-        logins = _limiter(clock, settings.failed_logins_per_minute)
+        limiter = _limiters(settings, clock)
+        logins = limiter("password-change", settings.failed_logins_per_minute)
         cache = FreshCache(staleness.total_seconds(), settings.cache_capacity)
         follower, receipts = _propagation(settings, store, clock, cache)
         usage, alarms = LastUseRecorder(store, clock), TokenAlarms(store, clock, policies)
         tokens = TokenService(store, clock, policies, settings.resource_scopes, staleness, usage)
         verification = TokenVerifier(store, clock, cache)
         sessions = SessionService(
-            store, clock, passwords, settings.session_lifetime, logins, staleness
+            store,
+            clock,
+            passwords,
+            settings.session_lifetime,
+            _login_limits(limiter, settings),
+            staleness,
         )
-        failed_auth = _limiter(clock, settings.failed_auth_per_minute)
+        failed_auth = limiter("auth", settings.failed_auth_per_minute)
         authenticator = Authenticator(
             verification,
             sessions,
@@ -113,7 +127,7 @@ class Runtime:
             usage=usage,
             alarms=alarms,
             leaks=LeakService(store, clock),
-            leak_reports=_limiter(clock, settings.leak_reports_per_minute),
+            leak_reports=limiter("leaks", settings.leak_reports_per_minute),
             flusher=Flusher(usage, alarms, flush_every),
             notify=notifications(settings, store, clock, policies),
         )
@@ -155,9 +169,32 @@ def _propagation(
     return follower, receipts
 
 
-def _limiter(clock: Clock, per_minute: int) -> FailureLimiter:
-    """A per-minute limit of failures (0: none)."""
-    return FailureLimiter(clock, per_minute or _UNLIMITED, _MINUTE)
+def _login_limits(limiter: Limiter, settings: Settings) -> LoginLimits:
+    """Failed logins: refused per (name, address), slowed per name (README "Limits")."""
+    per_minute = settings.failed_logins_per_minute
+    pairs, names = limiter("login-pairs", per_minute), limiter("login-names", per_minute)
+    return LoginLimits(pairs, names, _LOGIN_SLOWDOWN if per_minute else 0.0)
+
+
+Limiter = Callable[[str, int], FailureLimiter]
+
+
+def _limiters(settings: Settings, clock: Clock) -> Limiter:
+    """Makes a per-minute limit of failures (0: none) by name: shared by every node through
+    Redis when ``TOKENWARD_BUS_URL`` names one, else this node's own."""
+    client = None
+    if settings.bus_url is not None:
+        client = redis.Redis.from_url(
+            settings.bus_url, socket_timeout=0.5, socket_connect_timeout=0.5
+        )
+
+    def limiter(name: str, per_minute: int) -> FailureLimiter:
+        limit = per_minute or _UNLIMITED
+        if client is None or not per_minute:
+            return FailureLimiter(clock, limit, _MINUTE)
+        return RedisFailureLimiter(client, name, clock, limit, _MINUTE)
+
+    return limiter
 
 
 def _bus(settings: Settings, store: Store) -> tuple[Bus, float]:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from tokenward.domain.addresses import Network, parse_networks
+from tokenward.domain.discovery import base_url
 from tokenward.domain.errors import InvalidInput
 from tokenward.domain.policy import LifetimeRule, Policy
 from tokenward.domain.scopes import DEFAULT_RESOURCE_SCOPES, parse_scope_list
@@ -61,6 +62,16 @@ class Settings:
     # GET /metrics: the bearer secret a scraper sends; None: loopback clients only.
     metrics_token: str | None = dataclasses.field(default=None, repr=False)
     events_per_key: int = 100  # GET /v1/events streams one credential may hold per node
+    # Behind a reverse proxy (README "Behind a reverse proxy"): whose X-Forwarded-* to believe,
+    # the largest request body, and the server's timeouts, concurrency and drain on SIGTERM.
+    trusted_proxies: tuple[Network, ...] = ()
+    max_body_bytes: int = 64 * 1024
+    keep_alive_seconds: int = 5
+    header_timeout_seconds: int = 10
+    max_concurrency: int = 2048
+    drain_seconds: int = 10
+    # The server's public base URL: the issuer of its OAuth metadata. None: from each request.
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         _refuse_cleartext_login(self)  # settings built in code too, not only from_env
@@ -105,7 +116,9 @@ class Settings:
             webhook_allowed_networks=reader.networks("TOKENWARD_WEBHOOK_ALLOWED_NETWORKS"),
             metrics_token=reader.secret("TOKENWARD_METRICS_TOKEN", _METRICS_TOKEN_MIN),
             events_per_key=reader.integer("TOKENWARD_EVENTS_PER_KEY", 100, 1, 100_000),
+            public_url=reader.public_url("TOKENWARD_PUBLIC_URL"),
             **reader.notifications(),
+            **reader.front(),
         )
 
 
@@ -149,6 +162,17 @@ class _Reader:
             "smtp_ca_file": self.ca_file("TOKENWARD_SMTP_CA_FILE"),
         }
 
+    def front(self) -> dict[str, Any]:
+        """The front door: trusted proxies, the body cap, timeouts, concurrency, drain."""
+        return {
+            "trusted_proxies": self.networks("TOKENWARD_TRUSTED_PROXIES"),
+            "max_body_bytes": self.integer("TOKENWARD_MAX_BODY_BYTES", 64 * 1024, 1024, 1 << 30),
+            "keep_alive_seconds": self.integer("TOKENWARD_KEEP_ALIVE_SECONDS", 5, 1, 3600),
+            "header_timeout_seconds": self.integer("TOKENWARD_HEADER_TIMEOUT_SECONDS", 10, 1, 600),
+            "max_concurrency": self.integer("TOKENWARD_MAX_CONCURRENCY", 2048, 1, 1_000_000),
+            "drain_seconds": self.integer("TOKENWARD_DRAIN_SECONDS", 10, 0, 3600),
+        }
+
     def ca_file(self, name: str) -> str | None:
         """A PEM file of CA certificates, loaded once here so a bad one stops the start."""
         path = self.env.get(name, "").strip()
@@ -189,6 +213,13 @@ class _Reader:
                 f"{name} must be at least {minimum} printable ASCII characters without spaces"
             )
         return raw
+
+    def public_url(self, name: str) -> str | None:
+        raw = self.env.get(name, "").strip()
+        try:
+            return base_url(raw) if raw else None
+        except ValueError as error:
+            raise SettingsError(f"{name} {error}, e.g. https://tokenward.example.com") from None
 
     def tristate(self, name: str) -> bool | None:
         """``auto`` (or unset) is None; otherwise a boolean."""

@@ -35,6 +35,8 @@ EVERY_ERROR: list[tuple[TokenwardError, int]] = [
     (errors.InsufficientScope("introspect"), 403),
     (errors.RateLimited(7), 429),
     (errors.StoreUnavailable("ConnectError"), 503),
+    (errors.InvalidClient(basic=True), 401),
+    (errors.MethodNotAllowed(["POST"]), 405),
 ]
 
 

@@ -58,11 +58,17 @@ class Server:
 
     @classmethod
     def start(
-        cls, cwd: Path, env: Mapping[str, str], name: str = "server", args: Sequence[str] = ()
+        cls,
+        cwd: Path,
+        env: Mapping[str, str],
+        name: str = "server",
+        args: Sequence[str] = (),
+        port: int | None = None,
     ) -> Server:
         """Start ``tokenward serve`` (plus ``args``) in a process group of its own, so that
-        :meth:`stop` also ends any worker processes it forks."""
-        port = free_port()
+        :meth:`stop` also ends any worker processes it forks; on ``port`` if given (a node
+        restarted where a load balancer expects it), else on a free one."""
+        port = port or free_port()
         with (
             (cwd / f"{name}.stdout").open("wb") as out,
             (cwd / f"{name}.stderr").open("wb") as err,

@@ -326,10 +326,15 @@ def test_too_many_failures_is_429_and_tokenward_down_is_503_never_the_apis_answe
     tmp_path: Path, stack: Stack
 ) -> None:
     """A tokenward of their own behind both gateways (2 failed credentials a minute per client
-    address, which the gateways pass on): the limit reaches the client as 429 with Retry-After,
+    address, which the gateways pass on and tokenward believes because they are its trusted
+    proxies): the limit reaches the client as 429 with Retry-After,
     a valid token is never limited; then it is killed (the gateways' kept-alive connections to
     it die with it)."""
-    env = {"TOKENWARD_ADMIN_PASSWORD": ADMIN_PASSWORD, "TOKENWARD_FAILED_AUTH_PER_MINUTE": "2"}
+    env = {
+        "TOKENWARD_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "TOKENWARD_FAILED_AUTH_PER_MINUTE": "2",
+        "TOKENWARD_TRUSTED_PROXIES": "127.0.0.1",  # the gateways, as docs/gateways.md says
+    }
     server = Server.start(tmp_path, clean_env(env), name="doomed")
     try:
         server.wait_ready()

@@ -1,11 +1,14 @@
-"""Abuse limits with the limits on (3 failures a minute): a login flood per username and per
-address, invalid bearer tokens per address; 429 with ``Retry-After``, recovery after the window,
-and a caller that succeeds is never slowed."""
+"""Abuse limits with the limits on (3 failures a minute): failed logins refused per (username,
+address) and slowed per username, unknown bearer tokens refused per address; 429 with
+``Retry-After``, recovery after the window; a caller that succeeds is never refused, and the
+real secret of a dead token is always told it is dead."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import timedelta
 
 import httpx2
 import pytest
@@ -29,7 +32,7 @@ from tokenward.runtime import Runtime
 from tokenward.service import CreatedToken
 from tokenward.settings import Settings
 from tokenward.store.sql import SqlStore
-from tokenward.testing import FakeClock, make_user
+from tokenward.testing import TEST_ACTOR, FakeClock, make_token, make_user
 
 LIMIT = 3
 WRONG = "not the password at all"
@@ -80,7 +83,7 @@ def _check_too_many(response: httpx2.Response, problem: ProblemCheck, retry_afte
 # --- logins ------------------------------------------------------------------------------------
 
 
-def test_a_login_flood_for_one_username_is_429_even_for_the_right_password_then_recovers(
+def test_a_login_flood_for_one_username_slows_the_owner_but_never_refuses_the_right_password(
     clients: dict[str, TestClient],
     runtime: Runtime,
     clock: FakeClock,
@@ -88,38 +91,55 @@ def test_a_login_flood_for_one_username_is_429_even_for_the_right_password_then_
     problem: ProblemCheck,
     db_rows: RowsOf,
 ) -> None:
-    """Counted per username: the flood comes from three addresses, the victim from a fourth."""
+    """Per (name, address) a guesser is refused; per name everyone is only slowed: the flood
+    comes from three addresses, the owner logs in from a fourth after the slow-down."""
     make_user(runtime, "bob")
     for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
         problem(_login(clients[address], "alice", WRONG), 401)
-    before = db_rows()
-    _check_too_many(_login(clients["10.0.0.4"], "alice", PASSWORD), problem, 60)
-    _check_too_many(_login(clients["10.0.0.4"], "ALICE", WRONG), problem, 60)
-    assert db_rows() == before  # a refused attempt is not even checked, nor logged
-    # Another account is not locked by alice's flood.
+    started = time.monotonic()
+    assert _login(clients["10.0.0.4"], "alice", PASSWORD).status_code == 200
+    assert time.monotonic() - started >= runtime.sessions.limits.delay > 0
+    problem(_login(clients["10.0.0.4"], "ALICE", WRONG), 401)  # slowed, then answered
+    # Another account is not slowed by alice's flood.
+    started = time.monotonic()
     assert _login(clients["10.0.0.5"], "bob", PASSWORD).status_code == 200
+    assert time.monotonic() - started < runtime.sessions.limits.delay
+    clock.advance(seconds=61)
+    started = time.monotonic()
+    assert _login(clients["10.0.0.6"], "alice", PASSWORD).status_code == 200
+    assert time.monotonic() - started < runtime.sessions.limits.delay
+    assert len(events(runtime, "session.login_failed")) == LIMIT + 1
 
-    clock.advance(seconds=59)
-    _check_too_many(_login(clients["10.0.0.6"], "alice", PASSWORD), problem, 1)
-    clock.advance(seconds=2)
-    response = _login(clients["10.0.0.6"], "alice", PASSWORD)
-    assert response.status_code == 200
-    assert len(events(runtime, "session.login_failed")) == LIMIT
 
-
-def test_a_login_flood_from_one_address_is_429_across_usernames(
+def test_a_guesser_is_refused_per_name_and_address_and_the_owner_elsewhere_is_not(
     clients: dict[str, TestClient],
     clock: FakeClock,
     alice: UserRecord,
     problem: ProblemCheck,
+    db_rows: RowsOf,
 ) -> None:
-    """Counted per address too: guessing many names from one place is stopped as well."""
     client = clients["10.0.0.1"]
-    for name in ("nobody", "noone", "nothing"):
-        problem(_login(client, name, WRONG), 401)
+    for _ in range(LIMIT):
+        problem(_login(client, "alice", WRONG), 401)
+    before = db_rows()
     _check_too_many(_login(client, "alice", PASSWORD), problem, 60)
+    _check_too_many(_login(client, "Alice", WRONG), problem, 60)
+    assert db_rows() == before  # a refused attempt is not even checked, nor logged
     assert _login(clients["10.0.0.2"], "alice", PASSWORD).status_code == 200
+    problem(_login(client, "nobody", WRONG), 401)  # another name from the same address
     clock.advance(seconds=61)
+    assert _login(client, "alice", PASSWORD).status_code == 200
+
+
+def test_a_flood_of_unknown_tokens_does_not_refuse_a_login_from_the_same_address(
+    clients: dict[str, TestClient], alice: UserRecord, problem: ProblemCheck
+) -> None:
+    """Behind a shared proxy or NAT one address is many people: the token scanner among them
+    is refused, the person logging in with the right password is not."""
+    client = clients["10.0.0.1"]
+    for _ in range(LIMIT):
+        check_invalid_token(client.get("/v1/self", headers=bearer(UNKNOWN_TOKEN)), problem)
+    _check_too_many(client.get("/v1/self", headers=bearer(UNKNOWN_TOKEN)), problem, 60)
     assert _login(client, "alice", PASSWORD).status_code == 200
 
 
@@ -159,6 +179,50 @@ def test_invalid_bearer_tokens_from_one_address_are_429_after_the_limit_then_rec
     clock.advance(seconds=31)
     check_invalid_token(client.get("/v1/self", headers=bearer(UNKNOWN_TOKEN)), problem)
     assert client.get("/v1/self", headers=bearer(alice_token.secret)).status_code == 200
+
+
+def test_dead_tokens_are_always_told_they_are_dead_and_never_count(
+    clients: dict[str, TestClient],
+    runtime: Runtime,
+    clock: FakeClock,
+    alice: UserRecord,
+    problem: ProblemCheck,
+) -> None:
+    """Revoked, expired, rotated out, owner deactivated: the holder of the real secret gets
+    401 invalid_token (and renews) from an address that is over its limit, however often."""
+    client = clients["10.0.0.1"]
+    dead = _dead_tokens(runtime, alice, clock)
+    for _ in range(LIMIT):
+        check_invalid_token(client.get("/v1/self", headers=bearer(UNKNOWN_TOKEN)), problem)
+    _check_too_many(client.get("/v1/self", headers=bearer(UNKNOWN_TOKEN)), problem, 60)
+    for _ in range(LIMIT + 1):
+        for secret in dead:
+            body = problem(
+                client.get("/v1/self", headers=bearer(secret)), 401, error="invalid_token"
+            )
+            assert "retry-after" not in client.get("/v1/self", headers=bearer(secret)).headers
+            assert body["status"] == 401
+    # Dead tokens did not count: a fresh address spends its whole limit on unknown values.
+    other = clients["10.0.0.2"]
+    for _ in range(LIMIT * 2):
+        for secret in dead:
+            problem(other.get("/v1/self", headers=bearer(secret)), 401, error="invalid_token")
+    check_invalid_token(other.get("/v1/self", headers=bearer(UNKNOWN_TOKEN)), problem)
+
+
+def _dead_tokens(runtime: Runtime, alice: UserRecord, clock: FakeClock) -> list[str]:
+    """The secrets of a revoked, an expired, a rotated-out token and one of a deactivated
+    owner."""
+    revoked = make_token(runtime, alice, "revoked")
+    runtime.tokens.revoke(revoked.record.id, by=TEST_ACTOR, owner_id=None)
+    expiring = make_token(runtime, alice, "expiring", expires_in_days=1)
+    rotated = make_token(runtime, alice, "rotated")
+    runtime.tokens.rotate(rotated.record.id, owner_id=None, by=TEST_ACTOR, grace=timedelta(0))
+    carol = make_user(runtime, "carol")
+    orphan = make_token(runtime, carol, "carol's")
+    runtime.accounts.deactivate(carol.id, TEST_ACTOR)
+    clock.advance(days=8)  # past the expiry, and past any rotation's grace (7 days at most)
+    return [revoked.secret, expiring.secret, rotated.secret, orphan.secret]
 
 
 def test_successful_requests_are_not_slowed_and_do_not_count_toward_the_limit(

@@ -821,7 +821,7 @@ def _filler(runtime: Runtime, count: int) -> None:
         for n in range(count):
             subject = f"thing-{n % 3}"
             actor = TEST_ACTOR if n % 2 else type(TEST_ACTOR)("other")
-            tx.append_event(actor.event(f"test.kind{n % 2}", runtime.clock.now(), subject))
+            tx.events.append(actor.event(f"test.kind{n % 2}", runtime.clock.now(), subject))
 
 
 def test_the_audit_log_pages_by_after_and_next_after_oldest_first(

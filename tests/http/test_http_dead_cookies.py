@@ -6,7 +6,9 @@ Pages keep sending the browser to the login page."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import httpx2
 import pytest
 from admin_support import BARE_CHALLENGE, PASSWORD, ProblemCheck, log_in, web_client
 from starlette.testclient import TestClient
@@ -14,6 +16,7 @@ from starlette.testclient import TestClient
 from tokenward.domain import tokens as token_format
 from tokenward.domain.model import UserRecord
 from tokenward.domain.tokens import TokenKind
+from tokenward.http.oauth import PATHS as OAUTH_PATHS
 from tokenward.runtime import Runtime
 from tokenward.testing import FakeClock
 
@@ -38,6 +41,14 @@ def _dead_cookie(kind: str, web: TestClient, clock: FakeClock) -> dict[str, str]
     return session.cookie
 
 
+def _oauth_problem(response: httpx2.Response) -> Any:
+    """The OAuth endpoints' errors: RFC 6749 §5.2 JSON, the problem's members beside."""
+    assert (response.status_code, response.headers["content-type"]) == (401, "application/json")
+    body = response.json()
+    assert (body["error"], body["error_description"]) == ("invalid_client", body["detail"])
+    return body
+
+
 @pytest.mark.parametrize("kind", DEAD)
 def test_a_dead_session_cookie_on_the_api_is_401_never_anonymous(
     web: TestClient, clock: FakeClock, alice: UserRecord, problem: ProblemCheck, kind: str
@@ -45,7 +56,7 @@ def test_a_dead_session_cookie_on_the_api_is_401_never_anonymous(
     cookie = _dead_cookie(kind, web, clock)
     for method, path in API:
         response = web.request(method, path, headers=cookie)
-        body = problem(response, 401)
+        body = _oauth_problem(response) if path in OAUTH_PATHS else problem(response, 401)
         assert body["type"] == "/problems/session-ended", path
         assert "log in again" in body["detail"]
         assert response.headers["www-authenticate"] == BARE_CHALLENGE

@@ -67,6 +67,18 @@ def test_heartbeats_come_at_least_every_half_the_bound_with_the_current_seq(
         stream.close()
 
 
+def test_a_stream_ends_when_the_node_drains(base_url: str, runtime: Runtime, key: str) -> None:
+    """On SIGTERM the node drains: its streams end at once instead of holding the restart."""
+    stream = Stream(f"{base_url}/v1/events", {"Authorization": f"Bearer {key}"})
+    try:
+        stream.next("heartbeat")
+        runtime.draining.set()
+        stream.thread.join(timeout=2)
+        assert not stream.thread.is_alive()  # the response ended
+    finally:
+        stream.close()
+
+
 def test_a_client_that_reconnects_with_last_event_id_gets_every_missed_event(
     base_url: str, runtime: Runtime, key: str
 ) -> None:

@@ -74,7 +74,7 @@ def test_uses_pending_at_shutdown_are_written(runtime: Runtime, alice_token: Cre
     with TestClient(create_app(runtime)) as client:
         assert client.get("/v1/self", headers=bearer(alice_token.secret)).status_code == 200
     with runtime.store.transaction() as tx:  # the store itself, not this node's memory
-        stored = tx.token_by_id(alice_token.record.id)
+        stored = tx.tokens.by_id(alice_token.record.id)
     assert stored is not None
     assert stored.last_used_at is not None and stored.last_used_from == "testclient"
 

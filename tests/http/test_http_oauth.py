@@ -9,6 +9,7 @@ from starlette.testclient import TestClient
 
 from tokenward.domain.model import Actor, UserRecord
 from tokenward.domain.tokens import TokenKind, generate
+from tokenward.http.oauth import MAX_BODY
 from tokenward.runtime import Runtime
 from tokenward.service import CreatedToken, NewToken
 from tokenward.store.base import EventQuery
@@ -117,7 +118,7 @@ def test_an_admin_key_without_the_introspect_scope_is_403(
         ({"data": {"token": ""}}, "token"),
         ({"content": "token=a&token=b", "headers": {"content-type": FORM}}, "token"),
         ({"json": {"token": "x"}}, "x-www-form-urlencoded"),
-        ({"content": "token=" + "a" * 5000, "headers": {"content-type": FORM}}, "too large"),
+        ({"content": "token=" + "a" * MAX_BODY, "headers": {"content-type": FORM}}, "too large"),
         ({"content": b"token=\xff", "headers": {"content-type": FORM}}, "valid form"),
     ],
 )

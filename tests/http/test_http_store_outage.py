@@ -177,4 +177,5 @@ def test_a_store_outage_is_503_with_retry_after_on_every_hot_route(
     status, headers = CALLERS[caller](outage)
     assert status == 503
     assert headers["retry-after"] == "1"
-    assert headers["content-type"] == "application/problem+json"
+    oauth = caller in {"POST /v1/introspect", "POST /v1/revoke"}  # RFC 6749 §5.2 JSON there
+    assert headers["content-type"] == ("application/json" if oauth else "application/problem+json")

@@ -11,6 +11,7 @@ import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,6 +27,7 @@ from tokenward.passwords import PasswordHasher
 from tokenward.runtime import Runtime
 from tokenward.service import CreatedToken, NewToken
 from tokenward.settings import Settings
+from tokenward.store.base import DeliveryRecord
 from tokenward.store.sql import SqlStore
 from tokenward.testing import DEFAULT_PASSWORD, TEST_ACTOR, FakeClock
 
@@ -196,6 +198,17 @@ def node(
 def notifier_of(rt: Runtime) -> Any:
     assert rt.notify is not None
     return rt.notify.notifier
+
+
+def deliveries_of(rt: Runtime, target: str, limit: int = 10) -> list[DeliveryRecord]:
+    """A target's deliveries as stored, newest event first."""
+    with rt.store.transaction() as tx:
+        return tx.deliveries.of_target(target, limit)
+
+
+def due_deliveries(rt: Runtime, now: datetime) -> list[DeliveryRecord]:
+    with rt.store.transaction() as tx:
+        return tx.deliveries.due(now, 10)
 
 
 def user_with_email(rt: Runtime, name: str, *, is_admin: bool = False) -> UserRecord:

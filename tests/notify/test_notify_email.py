@@ -8,7 +8,16 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 
 import pytest
-from notify_support import admin_key, bearer, node, notifier_of, smtp_server, token, user_with_email
+from notify_support import (
+    admin_key,
+    bearer,
+    deliveries_of,
+    node,
+    notifier_of,
+    smtp_server,
+    token,
+    user_with_email,
+)
 from starlette.testclient import TestClient
 
 from tokenward.domain.errors import InvalidInput
@@ -79,7 +88,7 @@ def test_an_smtp_server_that_is_down_gets_the_mail_on_a_retry(
     rt = node(database_url, clock, port)
     token(rt, user_with_email(rt, "alice"), "laptop", 30)
     notifier_of(rt).tick()
-    [pending] = notifier_of(rt).notify.deliveries_of("alice@example.org", 10)
+    [pending] = deliveries_of(rt, "alice@example.org", 10)
     assert (pending.status, pending.attempts, pending.last_code) == ("pending", 1, None)
     assert pending.last_error == "ConnectionRefusedError"
     with smtp_server(port) as (_, inbox):

@@ -3,7 +3,7 @@ threshold only, none for revoked tokens, never twice, not even by two holders by
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from notify_support import node, notifier_of, token, user_with_email
 
@@ -17,7 +17,7 @@ SECOND = timedelta(seconds=1)
 
 def _reminders(rt: Runtime) -> list[Event]:
     with rt.store.transaction() as tx:
-        found = tx.events(EventQuery(0, 1000))
+        found = tx.events.query(EventQuery(0, 1000))
     return [e for e in found if e.type in ("token.expiring", "token.expired")]
 
 
@@ -29,16 +29,22 @@ def test_only_one_node_holds_the_lease_until_it_runs_out(
     nodes: list[Runtime], clock: FakeClock
 ) -> None:
     a, b = (notifier_of(rt) for rt in nodes)
-    store, now, ttl = a.notify, clock.now(), timedelta(seconds=15)
-    assert store.take_lease("notifier", a.holder, now, now + ttl)
-    assert not store.take_lease("notifier", b.holder, now, now + ttl)
-    assert store.take_lease("notifier", a.holder, now + SECOND, now + ttl + SECOND)  # renewal
-    assert not store.take_lease("notifier", b.holder, now + ttl, now + 2 * ttl)  # not yet out
+    now, ttl = clock.now(), timedelta(seconds=15)
+
+    def take(holder: str, at: datetime, until: datetime) -> bool:
+        with nodes[0].store.transaction() as tx:
+            return tx.leases.take("notifier", holder, at, until)
+
+    assert take(a.holder, now, now + ttl)
+    assert not take(b.holder, now, now + ttl)
+    assert take(a.holder, now + SECOND, now + ttl + SECOND)  # renewal
+    assert not take(b.holder, now + ttl, now + 2 * ttl)  # not yet out
     later = now + ttl + SECOND
-    assert store.take_lease("notifier", b.holder, later, later + ttl)  # ran out: takeover
-    assert not store.take_lease("notifier", a.holder, later, later + ttl)
-    store.release_lease("notifier", b.holder)
-    assert store.take_lease("notifier", a.holder, later, later + ttl)  # released: at once
+    assert take(b.holder, later, later + ttl)  # ran out: takeover
+    assert not take(a.holder, later, later + ttl)
+    with nodes[0].store.transaction() as tx:
+        tx.leases.release("notifier", b.holder)
+    assert take(a.holder, later, later + ttl)  # released: at once
 
 
 def test_a_stopped_notifier_hands_the_lease_over_at_once(
@@ -114,13 +120,12 @@ def test_two_holders_by_mistake_cannot_send_a_reminder_twice(
     made = token(a, user_with_email(a, "alice"), "laptop", 40)
     clock.advance(days=11)
     # Both scan with no lease at all, one after the other, and both see the same candidates.
-    first = notifier_of(a).notify.reminder_candidates(
-        "30d", clock.now(), clock.now() + timedelta(days=30), 10
-    )
+    with a.store.transaction() as tx:
+        first = tx.reminders.candidates("30d", clock.now(), clock.now() + timedelta(days=30), 10)
     assert [t.id for t in first] == [made.record.id]
     assert notifier_of(a).reminders.scan((30, 7, 1)) == 1
     assert notifier_of(b).reminders.scan((30, 7, 1)) == 0
     event = _reminders(a)[0]
-    again = notifier_of(b).notify.send_reminder(made.record.id, "30d", clock.now(), event)
+    again = notifier_of(b).reminders.send(made.record.id, "30d", clock.now(), event)
     assert again is False  # the key refuses it, and the event went back with it
     assert _marks(a) == [(made.record.id, 30)]

@@ -12,12 +12,19 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from notify_support import node, notifier_of, tls_smtp_server, token, user_with_email
+from notify_support import (
+    deliveries_of,
+    node,
+    notifier_of,
+    tls_smtp_server,
+    token,
+    user_with_email,
+)
 
 from backends import require_service
 from tokenward.notify.wiring import smtp_config
 from tokenward.settings import Settings, SettingsError
-from tokenward.store.notify_base import DeliveryRecord
+from tokenward.store.base import DeliveryRecord
 from tokenward.testing import FakeClock
 
 LOGIN = ("tw-relay", "relay-pass-7f3a9c")
@@ -92,9 +99,7 @@ def _deliver_once(
     try:
         token(rt, user_with_email(rt, "alice"), "laptop", 30)
         notifier_of(rt).tick()
-        deliveries: list[DeliveryRecord] = notifier_of(rt).notify.deliveries_of(
-            "alice@example.org", 10
-        )
+        deliveries: list[DeliveryRecord] = deliveries_of(rt, "alice@example.org", 10)
     finally:
         rt.close()
     [delivery] = deliveries
@@ -132,7 +137,7 @@ def test_a_wrong_password_is_retried_then_failed_and_never_logged_or_stored(
         for _ in range(10):  # past every backoff (capped at an hour) until it gives up
             clock.advance(hours=2)
             notifier_of(rt).tick()
-        [last] = notifier_of(rt).notify.deliveries_of("alice@example.org", 10)
+        [last] = deliveries_of(rt, "alice@example.org", 10)
         rt.close()
     assert (last.status, last.attempts, last.last_code, last.last_error) == (
         "failed",

@@ -22,8 +22,7 @@ from tokenward.http.app import create_app
 from tokenward.notify.webhooks import UNREACHABLE, Attempt, WebhookSender, new_secret
 from tokenward.runtime import Runtime
 from tokenward.settings import Settings, SettingsError
-from tokenward.store.base import EventQuery
-from tokenward.store.notify_base import WebhookRecord
+from tokenward.store.base import EventQuery, WebhookRecord
 from tokenward.testing import TEST_ACTOR, FakeClock
 
 # Every spelling of a refused address the issue lists, and the range it falls in.
@@ -89,7 +88,7 @@ def headers(runtime: Runtime) -> dict[str, str]:
 
 def _created(runtime: Runtime) -> list[Any]:
     with runtime.store.transaction() as tx:
-        return tx.events(EventQuery(0, 1000, "webhook.created"))
+        return tx.events.query(EventQuery(0, 1000, "webhook.created"))
 
 
 def _create(web: TestClient, headers: dict[str, str], url: str) -> Any:

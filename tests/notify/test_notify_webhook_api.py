@@ -47,7 +47,7 @@ def headers(rt: Runtime) -> dict[str, str]:
 
 def _events(rt: Runtime, type: str) -> list[Any]:
     with rt.store.transaction() as tx:
-        return tx.events(EventQuery(0, 1000, type))
+        return tx.events.query(EventQuery(0, 1000, type))
 
 
 def test_an_admin_adds_lists_and_deletes_a_webhook_and_the_secret_is_shown_once(

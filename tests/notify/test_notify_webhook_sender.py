@@ -11,7 +11,7 @@ from notify_support import LOOPBACK_NETWORKS, WebhookReceiver
 from tokenward.domain.addresses import AddressRules
 from tokenward.domain.tokens import new_id
 from tokenward.notify.webhooks import WebhookSender, new_secret
-from tokenward.store.notify_base import WebhookRecord
+from tokenward.store.base import WebhookRecord
 from tokenward.testing import TEST_ACTOR, FakeClock
 
 

@@ -30,7 +30,7 @@ def test_short_passwords_are_refused_and_nothing_is_created(runtime: Runtime) ->
         runtime.accounts.create_user("alice", "short", is_admin=False, by=T)
     assert caught.value.field == "password"
     with runtime.store.transaction() as tx:
-        assert tx.count_users() == 0
+        assert tx.users.count() == 0
 
 
 def test_the_first_admin_is_created_once_with_a_generated_password(runtime: Runtime) -> None:

@@ -256,5 +256,5 @@ def test_a_policy_stored_before_the_switch_existed_still_loads(runtime: Runtime)
     document = policy_to_document(runtime.policies.current())
     del document["revoke_family_on_reuse"]
     with runtime.store.transaction() as tx:
-        tx.save_policy(document, runtime.clock.now())
+        tx.policy.save(document, runtime.clock.now())
     assert runtime.policies.current().revoke_family_on_reuse is False

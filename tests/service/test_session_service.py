@@ -73,17 +73,23 @@ def test_a_deactivated_account_cannot_log_in(runtime: Runtime) -> None:
         runtime.sessions.login("bob", DEFAULT_PASSWORD, WHO)
 
 
-def test_a_login_flood_is_limited_per_username_then_recovers() -> None:
+def test_a_login_flood_is_refused_per_name_and_address_and_slowed_per_name() -> None:
     clock = FakeClock()
     rt = memory_runtime(Settings(failed_logins_per_minute=5), clock)
     make_user(rt)
+    assert rt.sessions.slowdown("alice") == 0
     for _ in range(5):
         with pytest.raises(LoginFailed):
             rt.sessions.login("alice", "wrong-password!", WHO)
     with pytest.raises(RateLimited) as caught:
-        rt.sessions.login("alice", DEFAULT_PASSWORD, WHO)  # even the right password waits
+        rt.sessions.login("alice", DEFAULT_PASSWORD, WHO)  # the guesser's own pair waits
     assert 0 < caught.value.retry_after <= 60
+    assert rt.sessions.slowdown("ALICE") == 1.0  # everyone else trying alice: slowed
+    assert rt.sessions.slowdown("bob") == 0
+    elsewhere = Actor("anonymous", "203.0.113.7", "pytest")
+    assert rt.sessions.login("alice", DEFAULT_PASSWORD, elsewhere).session.user_id
     clock.advance(seconds=61)
+    assert rt.sessions.slowdown("alice") == 0
     assert rt.sessions.login("alice", DEFAULT_PASSWORD, WHO).session.user_id
 
 

@@ -4,45 +4,22 @@ memory, SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
-
-from backends import require_service
 from tokenward.domain.model import Event, SessionRecord, TokenRecord, UserRecord, UserStatus
 from tokenward.domain.tokens import TokenKind, digest, generate, new_id
-from tokenward.store import MemoryStore, SqlStore, Store
+from tokenward.store import Store
 from tokenward.store.base import EventQuery
-from tokenward.store.migrate import upgrade
 
 DAY1 = datetime(2026, 6, 1, 23, 59, 59, 999999, tzinfo=UTC)
 DAY2 = datetime(2026, 6, 2, tzinfo=UTC)
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    if request.param == "sqlite":
-        sql = SqlStore(f"sqlite:///{tmp_path / 'contract.db'}")
-        upgrade(sql.writer)
-    else:
-        schema = request.getfixturevalue("_postgres_schema")
-        require_service("PostgreSQL (127.0.0.1:5432)", schema is not None)
-        schema.empty()
-        sql = SqlStore(schema.url)
-    yield sql
-    sql.dispose()
 
 
 def _log(store: Store) -> list[int]:
     """Six events: types a/b alternating, actors x/y, the first three on day 1, then day 2."""
     with store.transaction() as tx:
         return [
-            tx.append_event(
+            tx.events.append(
                 Event("a" if n % 2 == 0 else "b", DAY1 if n < 3 else DAY2, "xy"[n % 2], f"s{n}")
             )
             for n in range(6)
@@ -51,7 +28,7 @@ def _log(store: Store) -> list[int]:
 
 def _seqs(store: Store, query: EventQuery) -> list[int]:
     with store.transaction() as tx:
-        return [event.seq or 0 for event in tx.events(query)]
+        return [event.seq or 0 for event in tx.events.query(query)]
 
 
 def test_events_read_newest_first_and_page_back_with_before(store: Store) -> None:
@@ -108,9 +85,9 @@ def _named(store: Store) -> tuple[UserRecord, TokenRecord, SessionRecord]:
     )
     session = SessionRecord(new_id("ses"), alice.id, "c" * 64, DAY1, DAY2)
     with store.transaction() as tx:
-        tx.add_user(alice)
-        tx.add_token(token)
-        tx.add_session(session)
+        tx.users.add(alice)
+        tx.tokens.add(token)
+        tx.sessions.add(session)
     return alice, token, session
 
 
@@ -120,9 +97,9 @@ def test_tokens_sessions_and_users_are_read_by_ids_leaving_out_unknown_ones(
     alice, token, session = _named(store)
     unknown = [new_id("tok"), new_id("ses"), new_id("usr")]
     with store.transaction() as tx:
-        assert tx.tokens_by_ids([token.id, token.id, unknown[0]]) == [token]
-        assert tx.sessions_by_ids({session.id, unknown[1]}) == [session]
-        assert tx.users_by_ids([alice.id, unknown[2]]) == [alice]
-        assert tx.tokens_by_ids([]) == []
-        assert tx.sessions_by_ids([]) == []
-        assert tx.users_by_ids(set()) == []
+        assert tx.tokens.by_ids([token.id, token.id, unknown[0]]) == [token]
+        assert tx.sessions.by_ids({session.id, unknown[1]}) == [session]
+        assert tx.users.by_ids([alice.id, unknown[2]]) == [alice]
+        assert tx.tokens.by_ids([]) == []
+        assert tx.sessions.by_ids([]) == []
+        assert tx.users.by_ids(set()) == []

@@ -2,51 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from tokenward.domain.model import UserRecord, UserStatus
 from tokenward.domain.tokens import new_id
-from tokenward.store import MemoryStore, SqlStore, Store
+from tokenward.store import Store
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["memory", "sql"])
-def store(request: pytest.FixtureRequest, database_url: str) -> Iterator[Store]:
-    """The memory store, and the SQL store on SQLite and PostgreSQL (``database_url``)."""
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    sql = SqlStore(database_url)
-    yield sql
-    sql.dispose()
 
 
 def test_a_password_hash_is_replaced_and_nothing_else_of_the_user(store: Store) -> None:
     alice = UserRecord(new_id("usr"), "alice", "old-hash", False, UserStatus.ACTIVE, NOW)
     bob = UserRecord(new_id("usr"), "bob", "bobs-hash", True, UserStatus.ACTIVE, NOW)
     with store.transaction() as tx:
-        tx.add_user(alice)
-        tx.add_user(bob)
+        tx.users.add(alice)
+        tx.users.add(bob)
     with store.transaction() as tx:
-        tx.set_password_hash(alice.id, "new-hash")
+        tx.users.set_password_hash(alice.id, "new-hash")
     with store.transaction() as tx:
-        assert tx.user_by_id(alice.id) == UserRecord(
+        assert tx.users.by_id(alice.id) == UserRecord(
             alice.id, "alice", "new-hash", False, UserStatus.ACTIVE, NOW
         )
-        assert tx.user_by_id(bob.id) == bob
+        assert tx.users.by_id(bob.id) == bob
 
 
 def test_a_password_hash_set_in_a_failed_transaction_is_not_kept(store: Store) -> None:
     alice = UserRecord(new_id("usr"), "alice", "old-hash", False, UserStatus.ACTIVE, NOW)
     with store.transaction() as tx:
-        tx.add_user(alice)
+        tx.users.add(alice)
     with pytest.raises(RuntimeError), store.transaction() as tx:
-        tx.set_password_hash(alice.id, "new-hash")
+        tx.users.set_password_hash(alice.id, "new-hash")
         raise RuntimeError("rolled back")
     with store.transaction() as tx:
-        found = tx.user_by_id(alice.id)
+        found = tx.users.by_id(alice.id)
     assert found is not None and found.password_hash == "old-hash"

@@ -3,38 +3,17 @@ PostgreSQL alike."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from backends import require_service
 from tokenward.domain.model import TokenRecord, TokenStatus, UserRecord, UserStatus
 from tokenward.domain.tokens import TokenKind, digest, generate, new_id
-from tokenward.store import MemoryStore, SqlStore, Store, TokenQuery
+from tokenward.store import Store, TokenQuery
 from tokenward.store.base import LastUse, Rotated
-from tokenward.store.migrate import upgrade
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "memory":
-        yield MemoryStore()
-        return
-    if request.param == "sqlite":
-        sql = SqlStore(f"sqlite:///{tmp_path / 'contract.db'}")
-        upgrade(sql.writer)
-    else:
-        schema = request.getfixturevalue("_postgres_schema")
-        require_service("PostgreSQL (127.0.0.1:5432)", schema is not None)
-        schema.empty()
-        sql = SqlStore(schema.url)
-    yield sql
-    sql.dispose()
 
 
 def _pair(store: Store) -> tuple[UserRecord, TokenRecord, TokenRecord]:
@@ -55,14 +34,14 @@ def _pair(store: Store) -> tuple[UserRecord, TokenRecord, TokenRecord]:
         for _ in range(2)
     )
     with store.transaction() as tx:
-        tx.add_user(alice)
-        tx.add_token(old)
+        tx.users.add(alice)
+        tx.tokens.add(old)
     return alice, old, new
 
 
 def _stored(store: Store, token_id: str) -> TokenRecord:
     with store.transaction() as tx:
-        found = tx.token_by_id(token_id)
+        found = tx.tokens.by_id(token_id)
     assert found is not None
     return found
 
@@ -74,9 +53,11 @@ def test_a_rotation_is_recorded_once_and_the_successor_names_its_predecessor(
     cap = NOW + timedelta(days=7)
     successor = TokenRecord(**{**new.__dict__, "rotated_from": old.id})
     with store.transaction() as tx:
-        assert tx.mark_rotated(old.id, Rotated(new.id, NOW, 60, cap))
-        assert not tx.mark_rotated(old.id, Rotated("tok_other", NOW, 0, cap))  # lost the race
-        tx.add_token(successor)
+        assert tx.tokens.mark_rotated(old.id, Rotated(new.id, NOW, 60, cap))
+        assert not tx.tokens.mark_rotated(
+            old.id, Rotated("tok_other", NOW, 0, cap)
+        )  # lost the race
+        tx.tokens.add(successor)
     stored = _stored(store, old.id)
     assert (stored.rotated_to, stored.rotated_at, stored.grace_seconds) == (new.id, NOW, 60)
     assert (stored.grace_until, stored.grace_started_at) == (cap, None)
@@ -88,18 +69,18 @@ def test_a_rotation_is_recorded_once_and_the_successor_names_its_predecessor(
 def test_a_revoked_token_cannot_be_marked_rotated(store: Store) -> None:
     _, old, new = _pair(store)
     with store.transaction() as tx:
-        tx.revoke_token(old.id, NOW, "test", "owner")
-        assert not tx.mark_rotated(old.id, Rotated(new.id, NOW, 0, NOW))
+        tx.tokens.revoke(old.id, NOW, "test", "owner")
+        assert not tx.tokens.mark_rotated(old.id, Rotated(new.id, NOW, 0, NOW))
     assert _stored(store, old.id).rotated_to is None
 
 
 def test_the_grace_starts_once(store: Store) -> None:
     _, old, new = _pair(store)
     with store.transaction() as tx:
-        assert not tx.start_grace(old.id, NOW, NOW + MINUTE)  # not rotated: nothing to start
-        tx.mark_rotated(old.id, Rotated(new.id, NOW, 60, NOW + timedelta(days=7)))
-        assert tx.start_grace(old.id, NOW, NOW + MINUTE)
-        assert not tx.start_grace(old.id, NOW + MINUTE, NOW + 2 * MINUTE)
+        assert not tx.tokens.start_grace(old.id, NOW, NOW + MINUTE)  # not rotated: nothing to start
+        tx.tokens.mark_rotated(old.id, Rotated(new.id, NOW, 60, NOW + timedelta(days=7)))
+        assert tx.tokens.start_grace(old.id, NOW, NOW + MINUTE)
+        assert not tx.tokens.start_grace(old.id, NOW + MINUTE, NOW + 2 * MINUTE)
     stored = _stored(store, old.id)
     assert (stored.grace_started_at, stored.grace_until) == (NOW, NOW + MINUTE)
 
@@ -107,11 +88,11 @@ def test_the_grace_starts_once(store: Store) -> None:
 def test_a_token_past_its_grace_lists_as_expired(store: Store) -> None:
     alice, old, new = _pair(store)
     with store.transaction() as tx:
-        tx.mark_rotated(old.id, Rotated(new.id, NOW, 0, NOW + timedelta(days=7)))
-        tx.start_grace(old.id, NOW, NOW + MINUTE)
-        during = tx.list_tokens(TokenQuery(alice.id, NOW, TokenStatus.ACTIVE))
-        after = tx.list_tokens(TokenQuery(alice.id, NOW + MINUTE, TokenStatus.EXPIRED))
-        listed = tx.list_users(NOW + MINUTE)
+        tx.tokens.mark_rotated(old.id, Rotated(new.id, NOW, 0, NOW + timedelta(days=7)))
+        tx.tokens.start_grace(old.id, NOW, NOW + MINUTE)
+        during = tx.tokens.list(TokenQuery(alice.id, NOW, TokenStatus.ACTIVE))
+        after = tx.tokens.list(TokenQuery(alice.id, NOW + MINUTE, TokenStatus.EXPIRED))
+        listed = tx.users.list(NOW + MINUTE)
     assert [t.id for t in during] == [old.id] and [t.id for t in after] == [old.id]
     assert listed[0][1] == 0
 
@@ -132,8 +113,8 @@ def test_last_uses_are_written_in_a_batch_keeping_the_newest(store: Store) -> No
 def test_dead_uses_add_up_on_the_tombstone(store: Store) -> None:
     _, old, _ = _pair(store)
     with store.transaction() as tx:
-        assert tx.add_dead_uses(old.id, 3, NOW, "192.0.2.1") == 3
-        assert tx.add_dead_uses(old.id, 2, NOW + MINUTE, "192.0.2.2") == 5
+        assert tx.tokens.add_dead_uses(old.id, 3, NOW, "192.0.2.1") == 3
+        assert tx.tokens.add_dead_uses(old.id, 2, NOW + MINUTE, "192.0.2.2") == 5
 
 
 @pytest.mark.parametrize("alarm", ["dead_use", "reuse"])
@@ -141,7 +122,7 @@ def test_an_alarm_is_claimed_at_most_once_an_interval(store: Store, alarm: str) 
     _, old, _ = _pair(store)
     every = timedelta(hours=1)
     with store.transaction() as tx:
-        assert tx.claim_alarm(old.id, alarm, NOW, every)  # type: ignore[arg-type]
-        assert not tx.claim_alarm(old.id, alarm, NOW + every - MINUTE, every)  # type: ignore[arg-type]
-        assert tx.claim_alarm(old.id, alarm, NOW + every, every)  # type: ignore[arg-type]
-        assert not tx.claim_alarm("tok_unknown", alarm, NOW, every)  # type: ignore[arg-type]
+        assert tx.tokens.claim_alarm(old.id, alarm, NOW, every)  # type: ignore[arg-type]
+        assert not tx.tokens.claim_alarm(old.id, alarm, NOW + every - MINUTE, every)  # type: ignore[arg-type]
+        assert tx.tokens.claim_alarm(old.id, alarm, NOW + every, every)  # type: ignore[arg-type]
+        assert not tx.tokens.claim_alarm("tok_unknown", alarm, NOW, every)  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from backends import PostgresSchema, require_service
 from tokenward.store import migrate
 from tokenward.store.sql import create_engines
 from tokenward.store.tables import metadata
@@ -31,4 +32,16 @@ def test_migrated_schema_matches_the_table_definitions(tmp_path: Path) -> None:
     migrate.upgrade(engine)
     with engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert differences == []
+
+
+def test_migrated_postgresql_schema_matches_the_table_definitions(
+    _postgres_schema: PostgresSchema | None,
+) -> None:
+    require_service("PostgreSQL (127.0.0.1:5432)", _postgres_schema is not None)
+    assert _postgres_schema is not None
+    engine, _ = create_engines(_postgres_schema.url)
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
     assert differences == []

@@ -21,12 +21,15 @@ __all__ = [
     "insufficient_scope",
     "invalid_request",
     "invalid_token",
+    "metadata_answer",
+    "oauth_error",
     "problem",
     "too_many",
     "too_many_streams",
     "unavailable",
     "unprocessable",
     "with_header",
+    "with_resource_metadata",
 ]
 
 REALM = "tokenward"  # the server's realm; a resource server names its own
@@ -152,6 +155,49 @@ def unavailable() -> Answer:
         slug="store-unavailable",
         headers=(("retry-after", "1"), _NO_STORE),
     )
+
+
+# RFC 6749 §5.2 error codes for answers whose problem names none (§4.1.2.1 adds the last two).
+_OAUTH_ERRORS = {
+    400: "invalid_request",
+    401: "invalid_client",
+    405: "invalid_request",
+    429: "temporarily_unavailable",
+    431: "invalid_request",
+    503: "temporarily_unavailable",
+}
+
+
+def oauth_error(answer: Answer) -> Answer:
+    """``answer`` (a problem) as the OAuth endpoints must send it: an ``application/json``
+    body with RFC 6749 §5.2's ``error`` and ``error_description`` beside the problem's own
+    members, and never cached (§5.1). Status and other headers are kept."""
+    body = json.loads(answer.body)
+    body.setdefault("error", _OAUTH_ERRORS.get(answer.status, "server_error"))
+    body["error_description"] = body["detail"]
+    kept = tuple(h for h in answer.headers if h[0] not in {"content-type", "cache-control"})
+    headers = (("content-type", "application/json"), _NO_STORE, ("pragma", "no-cache"), *kept)
+    encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Answer(answer.status, headers, encoded)
+
+
+def with_resource_metadata(answer: Answer, url: str) -> Answer:
+    """``answer`` with ``resource_metadata="<url>"`` in its Bearer challenge (RFC 9728 §5.1),
+    so a client learns where the API's metadata document is."""
+    headers = tuple(
+        (name, f'{value}, resource_metadata="{url}"')
+        if name == "www-authenticate" and value.startswith("Bearer ")
+        else (name, value)
+        for name, value in answer.headers
+    )
+    return answer._replace(headers=headers)
+
+
+def metadata_answer(document: dict[str, Any]) -> Answer:
+    """A discovery document (RFC 8414, RFC 9728): JSON, anonymous, cacheable for an hour."""
+    body = json.dumps(document, separators=(",", ":")).encode()
+    headers = (("content-type", "application/json"), ("cache-control", "max-age=3600"))
+    return Answer(200, headers, body)
 
 
 def with_header(send: Send, header: tuple[bytes, bytes]) -> Send:

@@ -20,10 +20,12 @@ __all__ = [
     "Forbidden",
     "HeaderTooLarge",
     "InsufficientScope",
+    "InvalidClient",
     "InvalidInput",
     "InvalidToken",
     "LoginFailed",
     "MalformedCredential",
+    "MethodNotAllowed",
     "NotFound",
     "RateLimited",
     "SessionEnded",
@@ -86,6 +88,23 @@ class Forbidden(TokenwardError):
 
     def detail(self) -> str:
         return "This is not yours to do."
+
+
+class MethodNotAllowed(TokenwardError):
+    """The path exists, not with this method: ``405`` listing those it has (RFC 9110 §15.5.6)."""
+
+    status, title, slug = 405, "Method not allowed", "method-not-allowed"
+
+    def __init__(self, allowed: list[str]) -> None:
+        super().__init__(", ".join(allowed))
+        self.allowed = allowed
+
+    def detail(self) -> str:
+        return f"Use {' or '.join(self.allowed)}."
+
+    def answer(self, realm: str = REALM) -> Answer:
+        headers = (("allow", ", ".join(self.allowed)),)
+        return answers.problem(405, self.title, self.detail(), slug=self.slug, headers=headers)
 
 
 class HeaderTooLarge(TokenwardError):
@@ -168,6 +187,28 @@ class InvalidToken(TokenwardError):
 
     def answer(self, realm: str = REALM) -> Answer:
         return answers.invalid_token(self.reason, realm)
+
+
+class InvalidClient(TokenwardError):
+    """OAuth client authentication failed (RFC 6749 §5.2): a wrong secret, or an id that is not
+    the secret's. One answer for both, so neither part can be probed; the challenge names the
+    Basic scheme, which the client used (``basic``) or may use."""
+
+    status, title, slug = 401, "Invalid client", "invalid-client"
+
+    def __init__(self, *, basic: bool) -> None:
+        super().__init__("invalid client")
+        self.basic = basic
+
+    def detail(self) -> str:
+        return "Client authentication failed."
+
+    def answer(self, realm: str = REALM) -> Answer:
+        headers = (("www-authenticate", f'Basic realm="{realm}"'), ("cache-control", "no-store"))
+        extra = {"error": "invalid_client"}
+        return answers.problem(
+            401, self.title, self.detail(), slug=self.slug, headers=headers, **extra
+        )
 
 
 class InsufficientScope(TokenwardError):

@@ -14,8 +14,11 @@ from tokenward.domain.scopes import ADMIN_KEY_SCOPES
 from tokenward.domain.tokens import TokenKind
 
 __all__ = [
+    "EMAIL_MAX",
+    "EMAIL_PATTERN",
     "EVENTS_CHANNEL",
     "MAX_SEQ",
+    "WHITE_SPACE",
     "Actor",
     "DeadTokenPresented",
     "Event",
@@ -40,7 +43,12 @@ EVENTS_CHANNEL = "tokenward_events"
 MAX_SEQ = 2**63 - 1
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 # Deliberately plain: one @, no spaces or controls, a dotted domain; the mail server decides.
-_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f,;:<>\"()\[\]\\]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+# White space spelled out (not \s), so that Python and ECMAScript (JSON Schema) read it alike.
+WHITE_SPACE = r"\t\n\v\f\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+EMAIL_PATTERN = (
+    rf"[^@{WHITE_SPACE}\x00-\x1f\x7f-\x9f,;:<>\"()\[\]\\]{{1,64}}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"
+)
+_EMAIL = re.compile(EMAIL_PATTERN)
 EMAIL_MAX = 254
 # Bidirectional overrides can make a label display as something else (CVE-2021-42574).
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")

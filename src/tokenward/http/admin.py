@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from tokenward.domain.errors import (
@@ -25,6 +25,7 @@ from tokenward.http import views
 from tokenward.http.access_log import redacted
 from tokenward.http.auth import principal_of
 from tokenward.http.dependencies import CallerCheck, actor_of, runtime
+from tokenward.http.tokens import WholeNumber
 from tokenward.runtime import Runtime
 from tokenward.service import NewToken, TokenPage
 from tokenward.store.base import EventQuery
@@ -75,7 +76,7 @@ class NewKeyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     label: StrictStr
-    expires_in_days: StrictInt | None = None
+    expires_in_days: WholeNumber | None = None
     scopes: list[StrictStr] = [ADMIN]
 
 

@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tokenward.domain.answers import oauth_error
 from tokenward.http import (
     admin,
+    discovery,
     errors,
     events,
     leaks,
@@ -23,8 +25,10 @@ from tokenward.http import (
 from tokenward.http.access_log import AccessLogMiddleware
 from tokenward.http.auth import AuthenticationMiddleware
 from tokenward.http.cookies import session_cookie_namer
+from tokenward.http.draining import drain_on_sigterm
 from tokenward.http.edge import CrashGuard, Edge, self_endpoint_with
 from tokenward.http.forward_auth import ForwardAuth
+from tokenward.http.front import front_door
 from tokenward.http.metrics import MetricsEndpoint
 from tokenward.http.webhooks import router as webhooks_router
 from tokenward.propagation.feed import EventFeed
@@ -47,18 +51,19 @@ def create_app(runtime: Runtime) -> TokenwardApp:
             ("POST", "/v1/introspect"): oauth.introspection(authenticator),
             ("POST", "/v1/revoke"): oauth.revocation(runtime.tokens, authenticator),
             ("GET", "/v1/events"): events.EventStream(
-                feed, authenticator, runtime.settings.events_per_key
+                feed, authenticator, runtime.settings.events_per_key, runtime.draining.is_set
             ),
         },
+        {path: oauth_error for path in oauth.PATHS},
     )
     app: ASGIApp = AuthenticationMiddleware(
-        edge, authenticator, session_cookie_namer(runtime.settings.cookie_secure)
+        edge, authenticator, session_cookie_namer(runtime.settings.cookie_secure), oauth.PATHS
     )
     app = ForwardAuth(app, authenticator)  # gateways: the Authorization header alone
     app = MetricsEndpoint(app, runtime)  # its own secret, not a tokenward credential
     if runtime.settings.access_log:
         app = AccessLogMiddleware(app)
-    return TokenwardApp(CrashGuard(app), api, runtime)
+    return TokenwardApp(CrashGuard(front_door(app, runtime.settings)), api, runtime)
 
 
 class TokenwardApp:
@@ -77,6 +82,7 @@ def _management_api(runtime: Runtime) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         runtime.start()
+        drain_on_sigterm(runtime.draining)
         try:
             yield
         finally:
@@ -85,6 +91,7 @@ def _management_api(runtime: Runtime) -> FastAPI:
     api = FastAPI(title="tokenward", version="1", docs_url=None, redoc_url=None, lifespan=lifespan)
     api.state.runtime = runtime
     api.router.routes.extend(service_routes.routes)
+    api.router.routes.extend(discovery.routes)
     # Imported here: the UI's views use tokenward.http helpers, whose package imports this.
     from tokenward.web import ui_routes
 

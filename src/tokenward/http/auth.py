@@ -8,7 +8,7 @@ hot path (a fresh cache hit) touches no framework object and adds no coroutine.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -19,6 +19,7 @@ from tokenward.http.views import RENDERINGS
 from tokenward.service.authentication import SESSION_COOKIE, Authenticator, Presented
 
 __all__ = [
+    "COOKIE_NAME",
     "PRINCIPAL",
     "SESSION_COOKIE",
     "SESSION_SECRET",
@@ -28,6 +29,7 @@ __all__ = [
 
 PRINCIPAL = "tokenward.principal"
 SESSION_SECRET = "tokenward.session_secret"  # noqa: S105 - a scope key, not a secret
+COOKIE_NAME = "tokenward.session_cookie"  # the session cookie's name for this request
 
 
 def principal_of(scope: Scope) -> Principal | None:
@@ -37,13 +39,17 @@ def principal_of(scope: Scope) -> Principal | None:
 
 
 class AuthenticationMiddleware:
-    """Puts the request's principal (or ``None``) in ``scope``; answers refusals itself."""
+    """Puts the request's principal (or ``None``) in ``scope``; answers refusals itself.
+
+    Paths in ``delegated`` authenticate their callers themselves (the OAuth endpoints, whose
+    clients may send credentials in the body): past a cache hit, they get the request as is."""
 
     def __init__(
         self,
         app: ASGIApp,
         authenticator: Authenticator,
         session_cookie: Callable[[Scope], str] | None = None,
+        delegated: Collection[str] = (),
     ) -> None:
         self.app = app
         self.authenticator = authenticator
@@ -51,6 +57,7 @@ class AuthenticationMiddleware:
         # The session cookie's name for a request (``__Host-`` where it must be Secure): only
         # the name this server would have set counts.
         self.session_cookie = session_cookie or (lambda scope: SESSION_COOKIE)
+        self.delegated = frozenset(delegated)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -59,6 +66,10 @@ class AuthenticationMiddleware:
         principal = scope[PRINCIPAL] = self._hit(
             scope["query_string"], scope["headers"], scope.get("client")
         )
+        if principal is None and scope["path"] in self.delegated:
+            scope[COOKIE_NAME] = self.session_cookie(scope)  # for the endpoint's own check
+            await self.app(scope, receive, send)
+            return
         if principal is None:
             try:
                 principal = await self._authenticate(scope)

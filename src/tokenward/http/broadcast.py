@@ -49,6 +49,7 @@ class Subscriber:
         self.pending: list[bytes] = []
         self.size = 0
         self.dropped = False
+        self.ended = False  # the node is draining: send what is pending, then end
         self.wake = asyncio.Event()
 
     def offer(self, seq: int | None, chunk: bytes) -> None:
@@ -71,8 +72,16 @@ class Subscriber:
 class Broadcaster:
     """The node's one follower of the log for its event streams; runs while any subscribes."""
 
-    def __init__(self, feed: EventFeed, read: Reader, payload: Payload, per_key: int) -> None:
+    def __init__(
+        self,
+        feed: EventFeed,
+        read: Reader,
+        payload: Payload,
+        per_key: int,
+        draining: Callable[[], bool],
+    ) -> None:
         self.feed = feed
+        self._draining = draining
         self._read = read
         self._payload = payload
         self.per_key = per_key
@@ -93,6 +102,7 @@ class Broadcaster:
             self.cursor = self.feed.applied_seq  # nobody was following: start from here
             self._task = asyncio.get_running_loop().create_task(self._run())
         subscriber = Subscriber(key, after)
+        subscriber.ended = self._draining()
         self._subscribers.add(subscriber)
         self._keys[key] += 1
         return subscriber
@@ -107,6 +117,8 @@ class Broadcaster:
     async def _run(self) -> None:
         quiet_since = asyncio.get_running_loop().time()
         while self._subscribers:
+            if self._draining():
+                self._end_every_stream()
             if self.feed.applied_seq > self.cursor and await self._offer_new():
                 continue
             now = asyncio.get_running_loop().time()
@@ -137,6 +149,11 @@ class Broadcaster:
     def _offer_heartbeat(self) -> None:
         data = {"seq": self.cursor, "lag_ms": round(self.feed.lag() * 1000, 1)}
         self._offer(None, encode(None, "heartbeat", data))
+
+    def _end_every_stream(self) -> None:
+        for subscriber in self._subscribers:
+            subscriber.ended = True
+            subscriber.wake.set()
 
     def _offer(self, seq: int | None, chunk: bytes) -> None:
         for subscriber in tuple(self._subscribers):

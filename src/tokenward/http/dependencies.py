@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import Request
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
 
 from tokenward.domain.model import Actor, Principal
 from tokenward.http.auth import principal_of
@@ -14,16 +16,20 @@ from tokenward.service.authentication import require
 __all__ = ["CallerCheck", "actor_of", "caller_checks_of", "is_admin_route", "requires", "runtime"]
 
 
-class CallerCheck:
+class CallerCheck(SecurityBase):
     """The dependency that decides who may call a route: the caller's principal, or 401/403.
 
     FastAPI reads a JSON body before it runs any dependency, so the error handlers ask a
     route's caller checks first: a caller without rights hears that before any complaint
-    about its body (P2). ``admin`` marks the routes whose failed actions are audited."""
+    about its body (P2). ``admin`` marks the routes whose failed actions are audited. As a
+    security scheme, it puts the route's ``bearer`` requirement in the OpenAPI document (the
+    authentication middleware has read the credential already)."""
 
     def __init__(self, check: Callable[[Request], Principal], *, admin: bool = False) -> None:
         self.check = check
         self.admin = admin
+        self.model = HTTPBearerModel()
+        self.scheme_name = "bearer"
 
     def __call__(self, request: Request) -> Principal:
         return self.check(request)

@@ -9,11 +9,12 @@ leaving the event loop (ARCHITECTURE P6).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tokenward.domain.errors import AuthenticationRequired, TokenwardError
+from tokenward.domain.answers import Answer
+from tokenward.domain.errors import AuthenticationRequired, MethodNotAllowed, TokenwardError
 from tokenward.http import views
 from tokenward.http.access_log import redacted
 from tokenward.http.auth import principal_of
@@ -52,17 +53,39 @@ async def _answer_self(scope: Scope, receive: Receive, send: Send, usage: LastUs
 
 
 class Edge:
-    """Routes the hot path itself and hands everything else to ``api``."""
+    """Routes the hot path itself and hands everything else to ``api``. Another method on a
+    hot path is ``405`` with ``Allow`` (RFC 9110 §15.5.6), rendered by ``renderings[path]``
+    where a path's errors have a format of their own (the OAuth endpoints')."""
 
-    def __init__(self, api: ASGIApp, hot: dict[tuple[str, str], Handler]) -> None:
+    def __init__(
+        self,
+        api: ASGIApp,
+        hot: dict[tuple[str, str], Handler],
+        renderings: Mapping[str, Callable[[Answer], Answer]] | None = None,
+    ) -> None:
         self.api = api
         self.hot = hot
+        self.renderings = dict(renderings or {})
+        self.allowed: dict[str, set[str]] = {}
+        for method, path in hot:
+            self.allowed.setdefault(path, set()).add(method)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = (
             self.hot.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
         )
+        if handler is None and scope["type"] == "http" and scope["path"] in self.allowed:
+            await self._not_allowed(scope["path"], send)
+            return
         await (self.api if handler is None else handler)(scope, receive, send)
+
+    async def _not_allowed(self, path: str, send: Send) -> None:
+        answer = MethodNotAllowed(sorted(self.allowed[path])).answer()
+        await self.renderings.get(path, _as_is)(answer).send(send)
+
+
+def _as_is(answer: Answer) -> Answer:
+    return answer
 
 
 class CrashGuard:

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 
 from tokenward.domain import answers
 from tokenward.domain.answers import Answer
@@ -63,8 +64,24 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI could not read the body
         return _refusal(request) or render(_MALFORMED_JSON)
     headers = tuple((name.lower(), value) for name, value in (exc.headers or {}).items())
+    if exc.status_code == 405:  # the router names one route's methods; the path has more
+        headers = (*(h for h in headers if h[0] != "allow"), ("allow", _allowed(request)))
     detail = str(exc.detail)
     return render(answers.problem(exc.status_code, detail, detail, headers=headers))
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE")
+
+
+def _allowed(request: Request) -> str:
+    """Every method some route takes at the request's path (RFC 9110 §10.2.1), asked of the
+    routes themselves (included routers too)."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    )
 
 
 async def _validation_failed(request: Request, exc: Exception) -> Response:

@@ -10,7 +10,7 @@ so its clients fail closed too. One broadcaster per node reads the log for every
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -65,9 +65,15 @@ class EventStream:
     ``per_key`` streams at once for each credential (more: 429). One :class:`Broadcaster`
     serves every stream of the node."""
 
-    def __init__(self, feed: EventFeed, authenticator: Authenticator, per_key: int) -> None:
+    def __init__(
+        self,
+        feed: EventFeed,
+        authenticator: Authenticator,
+        per_key: int,
+        draining: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.authenticator = authenticator
-        self.broadcaster = Broadcaster(feed, authenticator.in_thread, sse_data, per_key)
+        self.broadcaster = Broadcaster(feed, authenticator.in_thread, sse_data, per_key, draining)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -87,6 +93,7 @@ class EventStream:
             await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
             stream = _stream(self.broadcaster, subscriber, self.authenticator, send)
             await _until_disconnect(receive, stream)
+            await send({"type": "http.response.body", "body": b""})  # the stream's end
         finally:
             self.broadcaster.unsubscribe(subscriber)
 
@@ -109,13 +116,14 @@ async def _stream(
     broadcaster: Broadcaster, subscriber: Subscriber, authenticator: Authenticator, send: Send
 ) -> None:
     """What the log holds after the subscriber's start (up to where the broadcaster took
-    over), then what the broadcaster offers. A log that cannot be read ends the stream: the
-    client reconnects with ``Last-Event-ID``."""
+    over), then what the broadcaster offers. A log that cannot be read, or the node draining
+    (SIGTERM), ends the stream: the client reconnects, through the load balancer, with
+    ``Last-Event-ID``, so a restart does not wait out every subscriber."""
     try:
         await _replay(subscriber.after, broadcaster.cursor, authenticator, broadcaster.feed, send)
     except StoreUnavailable:
         return
-    while True:
+    while not subscriber.ended:
         await subscriber.wake.wait()
         if subscriber.dropped:
             await _body(send, encode(None, "resume", {"reason": "the client read too slowly"}))
@@ -147,12 +155,17 @@ async def _body(send: Send, chunk: bytes) -> None:
 
 def _start(scope: Scope, now: int) -> int | None:
     """Where to start: ``Last-Event-ID`` wins over ``?after=``; by default ``now`` (a new
-    cache needs no past, only what happens from here on)."""
-    raw = next((v for k, v in scope["headers"] if k == b"last-event-id"), None)
-    if raw is None:
-        values = parse_qs(scope["query_string"].decode("latin-1")).get("after")
-        if values is None:
-            return now
-        raw = values[0].encode()
+    cache needs no past, only what happens from here on). ``None`` if either is sent and is
+    not a number of the log, even the one that does not count."""
+    header = next((v for k, v in scope["headers"] if k == b"last-event-id"), None)
+    query = parse_qs(scope["query_string"].decode("latin-1")).get("after")
+    sent = [r for r in (header, None if query is None else query[0].encode()) if r is not None]
+    seqs = [_seq(raw) for raw in sent]
+    if None in seqs:
+        return None
+    return seqs[0] if seqs else now
+
+
+def _seq(raw: bytes) -> int | None:
     text = raw.decode("latin-1").strip()
     return int(text) if text.isdigit() and len(text) < 19 else None

@@ -32,6 +32,9 @@ async def readyz(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     lag = runtime.cache.lag()
     lag_ms = None if lag is None else round(lag * 1000, 1)
+    if runtime.draining.is_set():  # stopping: the load balancer should send no more
+        reason = "draining: the node is shutting down"
+        return _json({"status": "unavailable", "reason": reason, "lag_ms": lag_ms}, 503)
     try:
         with anyio.fail_after(1.0):
             await to_thread.run_sync(runtime.store.ping, abandon_on_cancel=True)

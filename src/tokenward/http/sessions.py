@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
-from tokenward.domain.errors import AuthenticationRequired, LoginFailed
+from tokenward.domain.errors import AuthenticationRequired
 from tokenward.domain.model import Principal
 from tokenward.domain.scopes import TOKENS_WRITE
 from tokenward.http import views
@@ -39,18 +41,13 @@ class LogoutAllBody(BaseModel):
 
 
 @router.post("")
-def login(body: LoginBody, request: Request, rt: Rt) -> Response:
+async def login(body: LoginBody, request: Request, rt: Rt) -> Response:
     """Password in, ``HttpOnly; SameSite=Lax`` session cookie out. One answer for an unknown
-    user and a wrong password."""
+    user and a wrong password; 429 only for a name that failed too often from this address
+    (a name failing from everywhere is slowed down, never refused)."""
     by = actor_of("anonymous", request)
-    if by.ip is not None:
-        rt.failed_auth.check(f"ip:{by.ip}")
-    try:
-        done = rt.sessions.login(body.username, body.password, by)
-    except LoginFailed:
-        if by.ip is not None:
-            rt.failed_auth.fail(f"ip:{by.ip}")
-        raise
+    await anyio.sleep(rt.sessions.slowdown(body.username))
+    done = await run_in_threadpool(rt.sessions.login, body.username, body.password, by)
     response = JSONResponse(_session_view(done.session.user_id, done, rt), headers=_NO_STORE)
     set_session_cookie(response, done.secret, request, rt)
     return response

@@ -6,7 +6,16 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictStr,
+)
 from starlette.responses import JSONResponse
 
 from tokenward.domain.model import Actor, Principal, TokenStatus
@@ -16,7 +25,7 @@ from tokenward.http.dependencies import actor_of, requires, runtime
 from tokenward.runtime import Runtime
 from tokenward.service import NewToken
 
-__all__ = ["router"]
+__all__ = ["WholeNumber", "router"]
 
 router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
 Reader = Annotated[Principal, Depends(requires(TOKENS_READ))]
@@ -26,13 +35,23 @@ _NO_STORE = {"Cache-Control": "no-store"}
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 
 
+def _whole(value: object) -> object:
+    """JSON has one number type, and JSON Schema's ``integer`` takes ``30.0``: a whole
+    number written with a decimal point is that number (``30.5``, ``true``, ``"30"`` are not)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# The validator after the constraints, so that they show as JSON Schema's minimum/maximum.
+WholeNumber = Annotated[int, Strict(), BeforeValidator(_whole)]
+
+
 class CreateTokenBody(BaseModel):
     """Body of ``POST /v1/tokens``. Unknown fields are refused, so a typo is not ignored."""
 
     model_config = ConfigDict(extra="forbid")
 
     label: StrictStr
-    expires_in_days: StrictInt | None = None
+    expires_in_days: WholeNumber | None = None
     expires_at: AwareDatetime | None = None
     never_expires: StrictBool = False
     scopes: list[StrictStr] = []
@@ -47,7 +66,9 @@ class RotateTokenBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    grace_seconds: Annotated[StrictInt, Field(ge=0, le=MAX_GRACE_SECONDS)] = 0
+    grace_seconds: Annotated[
+        int, Strict(), Field(ge=0, le=MAX_GRACE_SECONDS), BeforeValidator(_whole)
+    ] = 0
 
 
 def _actor(caller: Principal, request: Request) -> Actor:

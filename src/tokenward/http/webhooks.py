@@ -12,9 +12,9 @@ from tokenward.domain.errors import NotFound
 from tokenward.http import views
 from tokenward.http.admin import Admin, admin_caller
 from tokenward.http.dependencies import actor_of, runtime
-from tokenward.notify.admin import WebhookService
 from tokenward.runtime import Runtime
-from tokenward.store.notify_base import DeliveryRecord, WebhookRecord
+from tokenward.service.webhooks import WebhookService
+from tokenward.store.base import DeliveryRecord, WebhookRecord
 
 __all__ = ["router"]
 

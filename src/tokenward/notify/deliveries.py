@@ -21,8 +21,7 @@ from tokenward.domain.model import Event
 from tokenward.notify.dispatch import EMAIL, WEBHOOK
 from tokenward.notify.email import Mailer, render
 from tokenward.notify.webhooks import Attempt, WebhookSender
-from tokenward.store.base import Store
-from tokenward.store.notify_base import DeliveryRecord, DeliveryUpdate, NotifyStore
+from tokenward.store.base import DeliveryRecord, DeliveryUpdate, Store
 
 __all__ = ["Backoff", "Deliverer"]
 
@@ -48,14 +47,12 @@ class Deliverer:
 
     def __init__(
         self,
-        notify: NotifyStore,
         store: Store,
         clock: Clock,
         webhooks: WebhookSender,
         mailer: Mailer | None,
         backoff: Backoff,
     ) -> None:
-        self.notify = notify
         self.store = store
         self.clock = clock
         self.webhooks = webhooks
@@ -67,7 +64,9 @@ class Deliverer:
         """Attempt every due delivery while ``holding()`` (the lease) stays true; returns
         how many were delivered."""
         delivered = 0
-        for delivery in self.notify.due_deliveries(self.clock.now(), _BATCH):
+        with self.store.transaction() as tx:
+            due = tx.deliveries.due(self.clock.now(), _BATCH)
+        for delivery in due:
             if not holding():
                 break
             delivered += self._attempt(delivery)
@@ -76,7 +75,7 @@ class Deliverer:
     def _attempt(self, delivery: DeliveryRecord) -> int:
         now = self.clock.now()
         claimed = dataclasses.replace(delivery, next_attempt_at=now + _CLAIM)
-        if not self.notify.update_delivery(delivery, _keep(claimed)):
+        if not self._update(delivery, _keep(claimed)):
             return 0  # someone else has it
         try:
             attempt = self._send(delivery, now)
@@ -92,15 +91,20 @@ class Deliverer:
         else:
             retry = now + self.backoff.delay(attempts, self.rng)
             update = DeliveryUpdate("pending", attempts, retry, attempt.code, attempt.error, None)
-        self.notify.update_delivery(claimed, update)
+        self._update(claimed, update)
         return int(attempt.ok)
+
+    def _update(self, delivery: DeliveryRecord, update: DeliveryUpdate) -> bool:
+        with self.store.transaction() as tx:
+            return tx.deliveries.update(delivery, update)
 
     def _send(self, delivery: DeliveryRecord, now: datetime) -> Attempt:
         event = self._event(delivery.event_seq)
         if event is None:
             return Attempt(False, None, _GONE)
         if delivery.channel == WEBHOOK:
-            webhook = self.notify.webhook_by_id(delivery.target)
+            with self.store.transaction() as tx:
+                webhook = tx.webhooks.by_id(delivery.target)
             if webhook is None:
                 return Attempt(False, None, _GONE)
             return self.webhooks.send(webhook, delivery.id, event, now)
@@ -111,8 +115,8 @@ class Deliverer:
     def _mail(self, delivery: DeliveryRecord, event: Event) -> Attempt:
         assert self.mailer is not None  # noqa: S101 - checked by the caller
         with self.store.transaction() as tx:
-            owner = tx.user_by_id(event.details.get("user_id") or event.subject)
-            token = tx.token_by_id(event.subject) if event.type.startswith("token.") else None
+            owner = tx.users.by_id(event.details.get("user_id") or event.subject)
+            token = tx.tokens.by_id(event.subject) if event.type.startswith("token.") else None
         if owner is None:
             return Attempt(False, None, _GONE)
         owner = dataclasses.replace(owner, email=delivery.target)  # the address it was for

@@ -8,11 +8,11 @@ dispatcher by mistake loses the race instead of delivering twice.
 from __future__ import annotations
 
 from tokenward.domain.clock import Clock
+from tokenward.domain.errors import Conflict
 from tokenward.domain.model import Event
 from tokenward.domain.tokens import new_id
 from tokenward.notify.events import NOTIFY_TYPES, owner_of
-from tokenward.store.base import Store
-from tokenward.store.notify_base import DeliveryRecord, NotifyStore, WebhookRecord
+from tokenward.store.base import DeliveryRecord, Store, WebhookRecord
 
 __all__ = ["EMAIL", "WEBHOOK", "Dispatcher"]
 
@@ -26,8 +26,7 @@ class Dispatcher:
     """Reads events after the cursor and plans one delivery per subscribed endpoint and one
     email to the owner (when email is on and the owner has an address)."""
 
-    def __init__(self, notify: NotifyStore, store: Store, clock: Clock, *, email: bool) -> None:
-        self.notify = notify
+    def __init__(self, store: Store, clock: Clock, *, email: bool) -> None:
         self.store = store
         self.clock = clock
         self.email = email
@@ -35,13 +34,26 @@ class Dispatcher:
     def step(self) -> int | None:
         """Dispatch one batch; returns how many deliveries it planned, or None when there was
         nothing new or another dispatcher moved the cursor first."""
-        cursor = self.notify.dispatch_cursor()
+        with self.store.transaction() as tx:
+            cursor = tx.deliveries.cursor()
         events = self.store.events_after(cursor, limit=_BATCH)
         if not events:
             return None
         planned = self._plan([e for e in events if e.type in NOTIFY_TYPES])
         last = events[-1].seq or cursor
-        return len(planned) if self.notify.advance_dispatch(cursor, last, planned) else None
+        return len(planned) if self.advance(cursor, last, planned) else None
+
+    def advance(self, old: int, new: int, planned: list[DeliveryRecord]) -> bool:
+        """Insert ``planned`` and move the cursor from ``old`` to ``new`` in one transaction;
+        False (nothing written) if the cursor was moved meanwhile or a delivery exists."""
+        try:
+            with self.store.transaction() as tx:
+                if not tx.deliveries.advance(old, new):
+                    raise Conflict("the dispatch cursor moved")
+                tx.deliveries.plan(planned)
+        except Conflict:
+            return False
+        return True
 
     def run(self) -> int:
         """Dispatch until the cursor reaches the end of the log (or a bound: the next tick
@@ -57,9 +69,10 @@ class Dispatcher:
     def _plan(self, events: list[Event]) -> list[DeliveryRecord]:
         if not events:
             return []
-        hooks = self.notify.webhooks()
         owners = {owner for e in events if (owner := owner_of(e)) is not None}
-        emails = self.notify.emails_of(owners) if self.email else {}
+        with self.store.transaction() as tx:
+            hooks = tx.webhooks.all()
+            emails = tx.users.emails_of(owners) if self.email else {}
         planned: list[DeliveryRecord] = []
         for event in events:
             planned += [self._new(WEBHOOK, hook.id, event) for hook in _subscribed(hooks, event)]

@@ -28,7 +28,6 @@ from tokenward.notify.reminders import Reminders
 from tokenward.notify.webhooks import WebhookSender
 from tokenward.service.policies import PolicyService
 from tokenward.store.base import Store
-from tokenward.store.notify_base import NotifyStore
 
 __all__ = ["LEASE", "Notifier", "NotifierConfig"]
 
@@ -58,29 +57,29 @@ class TickReport:
 class Notifier:
     def __init__(
         self,
-        notify: NotifyStore,
         store: Store,
         clock: Clock,
         policies: PolicyService,
         config: NotifierConfig,
     ) -> None:
-        self.notify = notify
+        self.store = store
         self.clock = clock
         self.policies = policies
         self.config = config
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"[:96]
-        self.reminders = Reminders(notify, clock)
-        self.dispatcher = Dispatcher(notify, store, clock, email=config.smtp is not None)
+        self.reminders = Reminders(store, clock)
+        self.dispatcher = Dispatcher(store, clock, email=config.smtp is not None)
         mailer = None if config.smtp is None else Mailer(config.smtp)
         sender = WebhookSender(config.webhook_timeout, config.webhook_rules)
-        self.deliverer = Deliverer(notify, store, clock, sender, mailer, config.backoff)
+        self.deliverer = Deliverer(store, clock, sender, mailer, config.backoff)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def hold_lease(self) -> bool:
         """Take or renew the lease for three intervals; True if this node holds it."""
         now = self.clock.now()
-        return self.notify.take_lease(LEASE, self.holder, now, now + 3 * self.config.interval)
+        with self.store.transaction() as tx:
+            return tx.leases.take(LEASE, self.holder, now, now + 3 * self.config.interval)
 
     def tick(self) -> TickReport:
         """One round, if this node holds the lease: reminders, dispatch, deliveries."""
@@ -108,7 +107,8 @@ class Notifier:
         self._thread.join(timeout=30)
         self._thread = None
         try:
-            self.notify.release_lease(LEASE, self.holder)
+            with self.store.transaction() as tx:
+                tx.leases.release(LEASE, self.holder)
         except Exception:  # the lease then simply runs out
             log.warning("could not release the notifier lease", exc_info=True)
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from tokenward.domain.clock import Clock
 from tokenward.domain.model import Event, TokenRecord
 from tokenward.notify.events import EXPIRED, EXPIRING, NOTIFIER
-from tokenward.store.notify_base import NotifyStore
+from tokenward.store.base import Store
 
 __all__ = ["LOOKBACK", "Reminders", "marks"]
 
@@ -35,7 +35,7 @@ def marks(reminder_days: tuple[int, ...]) -> list[tuple[str, int]]:
 class Reminders:
     """Finds the tokens whose nearest crossed threshold has no reminder yet, and sends it."""
 
-    def __init__(self, store: NotifyStore, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
         self.clock = clock
 
@@ -57,7 +57,8 @@ class Reminders:
     ) -> int:
         sent = 0
         for _ in range(_MAX_BATCHES):
-            batch = self.store.reminder_candidates(mark, *window, limit=_BATCH)
+            with self.store.transaction() as tx:
+                batch = tx.reminders.candidates(mark, *window, limit=_BATCH)
             for token in batch:
                 sent += self._one(token, mark, days, now)
             if len(batch) < _BATCH:
@@ -67,9 +68,19 @@ class Reminders:
     def _one(self, token: TokenRecord, mark: str, days: int, now: datetime) -> int:
         assert token.expires_at is not None  # noqa: S101 - only expiring tokens are candidates
         if token.expires_at - timedelta(days=days) <= token.created_at:
-            self.store.send_reminder(token.id, mark, now, None)  # made inside it: skipped
+            self.send(token.id, mark, now, None)  # made inside it: skipped
             return 0
-        return int(self.store.send_reminder(token.id, mark, now, _event(token, days, now)))
+        return int(self.send(token.id, mark, now, _event(token, days, now)))
+
+    def send(self, token_id: str, mark: str, at: datetime, event: Event | None) -> bool:
+        """Record reminder ``mark`` and append ``event`` in one transaction (``None``: record
+        it as skipped); False (nothing written) if that reminder was already recorded."""
+        with self.store.transaction() as tx:
+            if not tx.reminders.claim(token_id, mark, at):
+                return False
+            if event is not None:
+                tx.reminders.link(token_id, mark, tx.events.append(event))
+        return True
 
 
 def _event(token: TokenRecord, days: int, now: datetime) -> Event:

@@ -30,7 +30,7 @@ import orjson
 from tokenward.domain.addresses import AddressRules
 from tokenward.domain.model import Event
 from tokenward.notify.events import payload
-from tokenward.store.notify_base import WebhookRecord
+from tokenward.store.base import WebhookRecord
 
 if TYPE_CHECKING:
     from tokenward.notify.transport import Connector

@@ -6,17 +6,12 @@ import dataclasses
 
 from tokenward.domain.addresses import AddressRules
 from tokenward.domain.clock import Clock
-from tokenward.notify.admin import WebhookService
 from tokenward.notify.email import SmtpConfig
 from tokenward.notify.notifier import Notifier, NotifierConfig
 from tokenward.service.policies import PolicyService
+from tokenward.service.webhooks import WebhookService
 from tokenward.settings import Settings
 from tokenward.store.base import Store
-from tokenward.store.memory import MemoryStore
-from tokenward.store.notify_base import NotifyStore
-from tokenward.store.notify_memory import MemoryNotifyStore
-from tokenward.store.notify_sql import SqlNotifyStore
-from tokenward.store.sql import SqlStore
 
 __all__ = ["Notifications", "notifications"]
 
@@ -29,22 +24,15 @@ class Notifications:
 
 def notifications(
     settings: Settings, store: Store, clock: Clock, policies: PolicyService
-) -> Notifications | None:
-    """Notifications over an SQL or in-memory store; None over any other."""
-    notify: NotifyStore
-    if isinstance(store, SqlStore):
-        notify = SqlNotifyStore(store)
-    elif isinstance(store, MemoryStore):
-        notify = MemoryNotifyStore(store)
-    else:
-        return None
+) -> Notifications:
+    """The notifier and the webhook service over ``store``'s transactions."""
     rules = AddressRules(settings.webhook_allowed_networks)
     config = NotifierConfig(smtp=smtp_config(settings), webhook_rules=rules)
     if settings.notify_interval is not None:
         config = dataclasses.replace(config, interval=settings.notify_interval)
     return Notifications(
-        Notifier(notify, store, clock, policies, config),
-        WebhookService(notify, store, clock, rules),
+        Notifier(store, clock, policies, config),
+        WebhookService(store, clock, rules),
     )
 
 

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     )
     from tokenward.sdk.middleware import (
         CALLER,
+        ProtectedResource,
         TokenwardMiddleware,
         caller_of,
     )
@@ -77,6 +78,7 @@ __all__ = [
     "LifetimeRule",
     "NotFoundError",
     "Policy",
+    "ProtectedResource",
     "RateLimitedError",
     "RemoteVerifier",
     "Revocation",
@@ -115,6 +117,7 @@ _HOMES = {
     "LifetimeRule": "client",
     "NotFoundError": "client",
     "Policy": "client",
+    "ProtectedResource": "middleware",
     "RateLimitedError": "client",
     "RemoteVerifier": "verifier",
     "Revocation": "client",

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Literal
 
-from tokenward.domain.answers import with_header
+from tokenward.domain.answers import Answer, metadata_answer, with_header, with_resource_metadata
 from tokenward.domain.credentials import presented_token
-from tokenward.domain.errors import TokenwardError
+from tokenward.domain.discovery import ProtectedResource
+from tokenward.domain.errors import MethodNotAllowed, TokenwardError
 from tokenward.sdk.verifier import Caller, RemoteVerifier, expiry_value
 
-__all__ = ["CALLER", "TokenwardMiddleware", "caller_of"]
+__all__ = ["CALLER", "Discovery", "ProtectedResource", "TokenwardMiddleware", "caller_of"]
 
 CALLER = "tokenward.caller"
 
@@ -35,18 +36,31 @@ def caller_of(scope: Scope) -> Caller | None:
 
 
 class TokenwardMiddleware:
-    """Wraps an ASGI app: the caller (or ``None``) in ``scope``, refusals answered here."""
+    """Wraps an ASGI app: the caller (or ``None``) in ``scope``, refusals answered here.
 
-    def __init__(self, app: ASGIApp, verifier: RemoteVerifier, realm: str = "api") -> None:
+    With ``metadata`` (RFC 9728), the middleware serves the API's protected resource document
+    at its well-known path, and its challenges name it (``resource_metadata``)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: RemoteVerifier,
+        realm: str = "api",
+        metadata: ProtectedResource | None = None,
+    ) -> None:
         self.app = app
         self.verifier = verifier
         self.realm = realm
+        self.metadata = Discovery(metadata)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             if scope["type"] == "lifespan":
                 self.verifier.start()
             await self.app(scope, receive, send)
+            return
+        if scope["path"] == self.metadata.path:
+            await self.metadata.answer(scope["method"]).send(send)
             return
         found = _sole_authorization(scope)
         if found is None:  # anonymous: passes through untouched
@@ -72,7 +86,7 @@ class TokenwardMiddleware:
             token = presented_token(scope["headers"], scope["query_string"])
             caller = None if token is None else await self.verifier.averify(token)
         except TokenwardError as refusal:
-            await refusal.answer(self.realm).send(send)
+            await self.metadata.refusal(refusal.answer(self.realm)).send(send)
             return
         if token is None or caller is None:  # anonymous
             await self.app(scope, receive, send)
@@ -83,6 +97,26 @@ class TokenwardMiddleware:
             header = self.verifier.remember(authorization, token, caller).header
         scope[CALLER] = caller
         await self.app(scope, receive, with_header(send, header))
+
+
+class Discovery:
+    """An API's RFC 9728 metadata as the middlewares serve it (nothing, without one)."""
+
+    def __init__(self, metadata: ProtectedResource | None) -> None:
+        self.path = None if metadata is None else metadata.path
+        self.url = None if metadata is None else metadata.url
+        self._document = None if metadata is None else metadata_answer(metadata.document())
+
+    def answer(self, method: str) -> Answer:
+        """The document for ``GET`` (and ``HEAD``); ``405`` otherwise."""
+        assert self._document is not None  # noqa: S101 - only asked on its own path
+        if method in ("GET", "HEAD"):
+            return self._document
+        return MethodNotAllowed(["GET", "HEAD"]).answer()
+
+    def refusal(self, answer: Answer) -> Answer:
+        """``answer`` with the document's URL in its challenge, if there is a document."""
+        return answer if self.url is None else with_resource_metadata(answer, self.url)
 
 
 def _sole_authorization(scope: Scope) -> bytes | Literal[False] | None:

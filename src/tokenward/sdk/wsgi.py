@@ -9,8 +9,9 @@ from typing import Any
 
 from tokenward.domain.answers import Answer
 from tokenward.domain.credentials import presented_token
+from tokenward.domain.discovery import ProtectedResource
 from tokenward.domain.errors import TokenwardError
-from tokenward.sdk.middleware import CALLER, may_carry_token
+from tokenward.sdk.middleware import CALLER, Discovery, may_carry_token
 from tokenward.sdk.verifier import Remembered, RemoteVerifier
 
 __all__ = ["CALLER", "TokenwardWSGIMiddleware"]
@@ -20,14 +21,24 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 class TokenwardWSGIMiddleware:
-    """Wraps a WSGI app: the caller (or ``None``) in ``environ``, refusals answered here."""
+    """Wraps a WSGI app: the caller (or ``None``) in ``environ``, refusals answered here;
+    ``metadata`` as for :class:`~tokenward.sdk.TokenwardMiddleware` (RFC 9728)."""
 
-    def __init__(self, app: WSGIApp, verifier: RemoteVerifier, realm: str = "api") -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        verifier: RemoteVerifier,
+        realm: str = "api",
+        metadata: ProtectedResource | None = None,
+    ) -> None:
         self.app = app
         self.verifier = verifier
         self.realm = realm
+        self.metadata = Discovery(metadata)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if self.metadata.path is not None and environ.get("PATH_INFO") == self.metadata.path:
+            return _answer(start_response, self.metadata.answer(environ["REQUEST_METHOD"]))
         value = environ.get("HTTP_AUTHORIZATION")
         query = environ.get("QUERY_STRING", "").encode("latin-1")
         if not may_carry_token(query):
@@ -54,7 +65,7 @@ class TokenwardWSGIMiddleware:
             token = presented_token(headers, query)
             caller = None if token is None else self.verifier.verify(token)
         except TokenwardError as refusal:
-            return _answer(start_response, refusal.answer(self.realm))
+            return _answer(start_response, self.metadata.refusal(refusal.answer(self.realm)))
         if token is None or caller is None:  # anonymous
             return self.app(environ, start_response)
         authorization = environ["HTTP_AUTHORIZATION"].encode("latin-1")

@@ -10,6 +10,7 @@ from tokenward.domain.clock import Clock
 from tokenward.domain.errors import Conflict, NotFound
 from tokenward.domain.model import (
     Actor,
+    TokenRecord,
     TokenStatus,
     UserRecord,
     UserStatus,
@@ -18,8 +19,8 @@ from tokenward.domain.model import (
 )
 from tokenward.domain.tokens import is_id, new_id
 from tokenward.passwords import PasswordHasher, check_password_rules
-from tokenward.service.tokens import revoke_in
-from tokenward.store.base import Store, StoreTransaction, TokenQuery
+from tokenward.service.tokens import record_revocations, revoke_rows
+from tokenward.store.base import EventQuery, Store, StoreTransaction, TokenQuery
 
 __all__ = [
     "BOOTSTRAP_ADMIN",
@@ -67,7 +68,7 @@ class AccountService:
         email = None if email is None else check_email(email)
         check_password_rules(password)
         with self.store.transaction() as tx:  # before the (slow) hash; add_user checks again
-            if tx.user_by_name(name) is not None:
+            if tx.users.by_name(name) is not None:
                 raise Conflict(f"username {name!r} is taken")
         user = UserRecord(
             id=new_id("usr"),
@@ -80,8 +81,8 @@ class AccountService:
         )
         details = {"username": name, "is_admin": is_admin}
         with self.store.transaction() as tx:
-            tx.add_user(user)
-            tx.append_event(by.event("user.created", user.created_at, user.id, details))
+            tx.users.add(user)
+            tx.events.append(by.event("user.created", user.created_at, user.id, details))
         return user
 
     def ensure_admin(self, password: str | None) -> str | None:
@@ -91,7 +92,7 @@ class AccountService:
         it once. Returns ``None`` when users already exist (nothing is changed then).
         """
         with self.store.transaction() as tx:
-            if tx.count_users():
+            if tx.users.count():
                 return None
         chosen = password or secrets.token_urlsafe(18)
         try:
@@ -103,11 +104,11 @@ class AccountService:
     def count(self) -> int:
         """How many accounts exist."""
         with self.store.transaction() as tx:
-            return tx.count_users()
+            return tx.users.count()
 
     def by_name(self, username: str) -> UserRecord:
         with self.store.transaction() as tx:
-            user = tx.user_by_name(normalise_username(username))
+            user = tx.users.by_name(normalise_username(username))
         if user is None:
             raise NotFound(f"no user named {username!r}")
         return user
@@ -115,12 +116,12 @@ class AccountService:
     def by_id(self, user_id: str) -> UserRecord:
         _check_id(user_id)
         with self.store.transaction() as tx:
-            return _found(tx.user_by_id(user_id))
+            return _found(tx.users.by_id(user_id))
 
     def list(self) -> list[tuple[UserRecord, int]]:
         """Every user, by name, with its number of active tokens."""
         with self.store.transaction() as tx:
-            return tx.list_users(self.clock.now())
+            return tx.users.list(self.clock.now())
 
     def deactivate(self, user_id: str, by: Actor) -> Deactivation:
         """Stop an account at once: every token and session of it is revoked in one transaction,
@@ -128,52 +129,62 @@ class AccountService:
         now = self.clock.now()
         _check_id(user_id)  # a malformed id is not found, before any write
         with self.store.transaction() as tx:
-            user = _found(tx.user_by_id(user_id))
+            user = _found(tx.users.by_id(user_id))
             if user.status is UserStatus.DEACTIVATED:  # idempotent: nothing left to stop
-                return Deactivation(user, 0, 0, now + self.max_staleness, self.store.max_seq())
-            if user.is_admin and tx.count_active_admins() <= 1:
+                return self._deactivated(tx, user, now)
+            if user.is_admin and tx.users.count_active_admins() <= 1:
                 raise Conflict("the last active admin cannot be deactivated")
-            tx.set_user_status(user.id, UserStatus.DEACTIVATED)
+            if not tx.users.set_status(user.id, UserStatus.DEACTIVATED):  # a concurrent call won
+                return self._deactivated(tx, user, now)
             revoked = revoke_all_tokens_of(tx, user.id, now, by, "owner deactivated")
             ended = end_all_sessions_of(tx, user.id, now)
+            record_revocations(tx, revoked, now, by, "owner deactivated")
             details = {
                 "username": user.username,
                 "tokens_revoked": len(revoked),
                 "sessions_ended": len(ended),
-                "token_ids": revoked,
+                "token_ids": [token.id for token in revoked],
                 "session_ids": ended,
             }
-            seq = tx.append_event(by.event("user.deactivated", now, user.id, details))
+            seq = tx.events.append(by.event("user.deactivated", now, user.id, details))
         user = dataclasses.replace(user, status=UserStatus.DEACTIVATED)
         return Deactivation(user, len(revoked), len(ended), now + self.max_staleness, seq)
+
+    def _deactivated(self, tx: StoreTransaction, user: UserRecord, now: datetime) -> Deactivation:
+        """The answer to a deactivation that finds the account stopped already: nothing more
+        stopped, and the moment and log position of the deactivation that stopped it."""
+        query = EventQuery(type="user.deactivated", subject=user.id, newest_first=True, limit=1)
+        first = next(iter(tx.events.query(query)), None)
+        at, seq = (now, self.store.max_seq()) if first is None else (first.at, first.seq or 0)
+        user = dataclasses.replace(user, status=UserStatus.DEACTIVATED)
+        return Deactivation(user, 0, 0, at + self.max_staleness, seq)
 
     def reactivate(self, user_id: str, by: Actor) -> UserRecord:
         """Let the user log in again. Revoked tokens stay revoked."""
         now = self.clock.now()
         _check_id(user_id)
         with self.store.transaction() as tx:
-            user = _found(tx.user_by_id(user_id))
-            if user.status is not UserStatus.ACTIVE:
-                tx.set_user_status(user.id, UserStatus.ACTIVE)
+            user = _found(tx.users.by_id(user_id))
+            if tx.users.set_status(user.id, UserStatus.ACTIVE):
                 details = {"username": user.username}
-                tx.append_event(by.event("user.reactivated", now, user.id, details))
+                tx.events.append(by.event("user.reactivated", now, user.id, details))
         return dataclasses.replace(user, status=UserStatus.ACTIVE)
 
 
 def revoke_all_tokens_of(
     tx: StoreTransaction, user_id: str, now: datetime, by: Actor, reason: str
-) -> list[str]:
-    """Revoke every active token of a user inside ``tx``; returns their ids."""
-    active = tx.list_tokens(TokenQuery(user_id, now, TokenStatus.ACTIVE, limit=_ALL))
-    return [revoke_in(tx, token, now, by, reason).id for token in active]
+) -> list[TokenRecord]:
+    """Revoke every active token of a user inside ``tx`` and return those this call revoked,
+    oldest id first; their events are the caller's, with :func:`record_revocations` once
+    every row is changed."""
+    active = tx.tokens.list(TokenQuery(user_id, now, TokenStatus.ACTIVE, limit=_ALL))
+    return revoke_rows(tx, active, now, by, reason)
 
 
 def end_all_sessions_of(tx: StoreTransaction, user_id: str, now: datetime) -> list[str]:
     """End every live session of a user inside ``tx``; returns their ids."""
-    live = tx.live_sessions_of(user_id, now)
-    for session in live:
-        tx.revoke_session(session.id, now)
-    return [session.id for session in live]
+    live = tx.sessions.live_of(user_id, now)
+    return [session.id for session in live if tx.sessions.end(session.id, now)]
 
 
 def _check_id(user_id: str) -> None:

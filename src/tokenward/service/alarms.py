@@ -24,7 +24,7 @@ from tokenward.domain.errors import StoreUnavailable
 from tokenward.domain.model import Actor, DeadTokenPresented, TokenRecord
 from tokenward.service.policies import PolicyService
 from tokenward.service.rotation import family_of
-from tokenward.service.tokens import revoke_in
+from tokenward.service.tokens import record_revocations, revoke_rows
 from tokenward.store.base import Store, StoreTransaction
 
 __all__ = ["DEAD_USE_EVERY", "REUSE_EVERY", "TokenAlarms"]
@@ -119,23 +119,25 @@ class TokenAlarms:
 
     def _report_reuse(self, tx: StoreTransaction, seen: _Seen, revoke_family: bool) -> int:
         now = self.clock.now()
-        if not tx.claim_alarm(seen.token.id, "reuse", now, REUSE_EVERY):
+        if not tx.tokens.claim_alarm(seen.token.id, "reuse", now, REUSE_EVERY):
             return 0
         details = {**_details(seen), "rotated_to": seen.token.rotated_to}
-        by = Actor(SYSTEM, seen.ip)
-        tx.append_event(by.event("token.reuse_detected", now, seen.token.id, details))
-        if revoke_family:
-            for member in family_of(tx, seen.token):
-                revoke_in(tx, member, now, by, "reuse_detected")
+        by, reason = Actor(SYSTEM, seen.ip), "reuse_detected"
+        family = family_of(tx, seen.token) if revoke_family else []
+        revoked = revoke_rows(tx, family, now, by, reason)  # every row before the first event
+        tx.events.append(by.event("token.reuse_detected", now, seen.token.id, details))
+        record_revocations(tx, revoked, now, by, reason)
         return 1
 
     def _report_dead_use(self, tx: StoreTransaction, seen: _Seen) -> int:
         now = self.clock.now()
-        total = tx.add_dead_uses(seen.token.id, seen.count, seen.last_at, seen.ip)
-        if not tx.claim_alarm(seen.token.id, "dead_use", now, DEAD_USE_EVERY):
+        total = tx.tokens.add_dead_uses(seen.token.id, seen.count, seen.last_at, seen.ip)
+        if not tx.tokens.claim_alarm(seen.token.id, "dead_use", now, DEAD_USE_EVERY):
             return 0
         details = {**_details(seen), "count": total}
-        tx.append_event(Actor(SYSTEM, seen.ip).event("token.dead_use", now, seen.token.id, details))
+        tx.events.append(
+            Actor(SYSTEM, seen.ip).event("token.dead_use", now, seen.token.id, details)
+        )
         return 1
 
 

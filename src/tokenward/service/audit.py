@@ -47,30 +47,30 @@ class AuditService:
         if query.before is not None and not 1 <= query.before <= MAX_SEQ:
             raise InvalidInput("before", f"must be between 1 and {MAX_SEQ}")
         with self.store.transaction() as tx:
-            return tx.events(query)
+            return tx.events.query(query)
 
     def parties(self, events: Iterable[Event]) -> Parties:
         """Every token, session and user the ``events`` name, in three reads whatever their
         number (their owners included)."""
         ids = {i for event in events for i in _referenced(event)}
         with self.store.transaction() as tx:
-            tokens = {t.id: t for t in tx.tokens_by_ids(_prefixed(ids, "tok_"))}
-            sessions = {s.id: s for s in tx.sessions_by_ids(_prefixed(ids, "ses_"))}
+            tokens = {t.id: t for t in tx.tokens.by_ids(_prefixed(ids, "tok_"))}
+            sessions = {s.id: s for s in tx.sessions.by_ids(_prefixed(ids, "ses_"))}
             owners = {t.user_id for t in tokens.values()} | {s.user_id for s in sessions.values()}
-            users = {u.id: u for u in tx.users_by_ids(_prefixed(ids, "usr_") | owners)}
+            users = {u.id: u for u in tx.users.by_ids(_prefixed(ids, "usr_") | owners)}
         return Parties(tokens, sessions, users)
 
     def failed(self, by: Actor, action: str, subject: str, reason: str) -> None:
         """Record an admin action that failed (bad input, conflict, not found)."""
         with self.store.transaction() as tx:
             details = {"action": action, "reason": reason}
-            tx.append_event(by.event("admin.failed", self.clock.now(), subject, details, "failed"))
+            tx.events.append(by.event("admin.failed", self.clock.now(), subject, details, "failed"))
 
     def denied(self, by: Actor, action: str, subject: str, reason: str) -> None:
         """Record an admin action that was refused: who tried what, from where, and why."""
         with self.store.transaction() as tx:
             details = {"action": action, "reason": reason}
-            tx.append_event(by.event("admin.denied", self.clock.now(), subject, details, "denied"))
+            tx.events.append(by.event("admin.denied", self.clock.now(), subject, details, "denied"))
 
 
 def _referenced(event: Event) -> list[str]:

@@ -20,12 +20,13 @@ from typing import Protocol, TypeVar
 import anyio
 from anyio import to_thread
 
-from tokenward.domain.credentials import presented_token
+from tokenward.domain.credentials import ClientSecret, presented_client, presented_token
 from tokenward.domain.errors import (
     AuthenticationRequired,
     CsrfRefused,
     HeaderTooLarge,
     InsufficientScope,
+    InvalidClient,
     InvalidToken,
     RateLimited,
     SessionEnded,
@@ -150,6 +151,23 @@ class Authenticator:
             return await self._session(presented)
         return Authenticated(await self._bearer(token, presented.client))
 
+    async def authenticate_client(
+        self, presented: Presented, posted: ClientSecret | None
+    ) -> Principal | None:
+        """The caller of an OAuth endpoint (introspection, revocation): a Bearer token, client
+        credentials (RFC 6749 §2.3.1: ``client_secret_basic`` in the header or ``posted``,
+        ``client_secret_post``), a web session, or ``None`` when nothing was presented.
+        Refusals as :meth:`authenticate`'s, and :class:`InvalidClient` for bad credentials."""
+        if _oversized(presented.headers):
+            raise HeaderTooLarge()
+        credential = presented_client(presented.headers, presented.query_string, posted)
+        if isinstance(credential, ClientSecret):
+            return await self._client(credential, presented.client)
+        if credential is not None:
+            return await self._bearer(credential, presented.client)
+        found = await self._session(presented)
+        return None if found is None else found.principal
+
     async def verify(self, token: str) -> Principal:
         """A token's principal: a fresh cache hit stays on the event loop, a miss is looked up
         in a thread. :class:`InvalidToken`, or :class:`StoreUnavailable` (fail closed)."""
@@ -173,16 +191,33 @@ class Authenticator:
         except InvalidToken as error:
             if self.on_dead is not None and isinstance(error, DeadTokenPresented):
                 self.on_dead(error, client)
-            self._count_failure(client)
+            if error.reason is None:  # matched no token: a dead one is always told it is dead
+                self._count_failure(client)
             raise
         if self.on_use is not None and principal.token is not None:
             self.on_use(principal.token.id, client)
         return principal
 
+    async def _client(self, credential: ClientSecret, client: Client) -> Principal:
+        """The principal of client credentials: the secret must be a live token whose public
+        id is ``client_id``. A wrong secret and a mismatched id fail alike (nothing tells which
+        part was wrong); the id is compared in constant time."""
+        try:
+            principal = await self._bearer(credential.secret, client)
+        except InvalidToken:
+            raise InvalidClient(basic=credential.basic) from None
+        token_id = principal.token.id if principal.token is not None else ""
+        if not hmac.compare_digest(token_id.encode(), credential.client_id.encode()):
+            self._count_failure(client)
+            raise InvalidClient(basic=credential.basic)
+        return principal
+
     def _count_failure(self, client: Client) -> None:
-        """Count a failure, refusing with 429 once the address has failed too often. Counted
-        only on failure, so a valid token is never limited (a token's 256 random bits need no
-        guessing limit; the count slows scanners and shows up in monitoring)."""
+        """Count a value that matched no token, refusing with 429 once the address has sent
+        too many. A valid token is never limited, and the real secret of a dead one (revoked,
+        expired, rotated out, owner deactivated) always gets its 401, so its holder renews
+        instead of backing off (a token's 256 random bits need no guessing limit; the count
+        slows scanners and shows up in monitoring)."""
         key = f"ip:{client[0]}" if client else "ip:unknown"
         try:
             self.failures.check(key)

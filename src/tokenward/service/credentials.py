@@ -68,7 +68,7 @@ class PasswordService:
 
     def _user(self, user_id: str) -> UserRecord:
         with self.store.transaction() as tx:
-            user = tx.user_by_id(user_id) if is_id(user_id, "usr") else None
+            user = tx.users.by_id(user_id) if is_id(user_id, "usr") else None
         if user is None:
             raise NotFound("no such user")
         return user
@@ -79,19 +79,18 @@ class PasswordService:
         hashed = self.passwords.hash(new)  # slow: outside the transaction
         now = self.clock.now()
         with self.store.transaction() as tx:
-            tx.set_password_hash(user.id, hashed)
-            ended = [s.id for s in tx.live_sessions_of(user.id, now) if s.id != keep]
-            for session_id in ended:
-                tx.revoke_session(session_id, now)
+            tx.users.set_password_hash(user.id, hashed)
+            live = [s.id for s in tx.sessions.live_of(user.id, now) if s.id != keep]
+            ended = [session_id for session_id in live if tx.sessions.end(session_id, now)]
             details = {"username": user.username, "sessions_ended": len(ended)}
-            tx.append_event(by.event(event, now, user.id, details | {"session_ids": ended}))
+            tx.events.append(by.event(event, now, user.id, details | {"session_ids": ended}))
         return PasswordChange(dataclasses.replace(user, password_hash=hashed), len(ended))
 
     def _audit_failure(self, user: UserRecord, by: Actor) -> None:
         now = self.clock.now()
         details = {"username": user.username, "reason": "wrong current password"}
         with self.store.transaction() as tx:
-            tx.append_event(by.event(FAILED, now, user.id, details, outcome="failed"))
+            tx.events.append(by.event(FAILED, now, user.id, details, outcome="failed"))
 
 
 def check_length(field: str, password: str) -> None:

@@ -21,7 +21,7 @@ from tokenward.domain.clock import Clock
 from tokenward.domain.errors import InvalidInput
 from tokenward.domain.model import Actor, TokenRecord, TokenStatus
 from tokenward.domain.redaction import redact, token_shaped
-from tokenward.service.tokens import revoke_in
+from tokenward.service.tokens import record_revocations, revoke_rows
 from tokenward.store.base import Store, StoreTransaction
 
 __all__ = ["MAX_LEAKED_TOKENS", "MAX_SOURCE", "LeakService"]
@@ -44,9 +44,9 @@ class LeakService:
         source = redact(source)
         now = self.clock.now()
         with self.store.transaction() as tx:
-            revoked = sum(self._revoke(tx, record, source, by) for record in found if record)
+            revoked = self._revoke(tx, [record for record in found if record], source, by)
             details = {"received": len(presented), "revoked": revoked, "source": source}
-            tx.append_event(by.event("leak.reported", now, "leaks", details))
+            tx.events.append(by.event("leak.reported", now, "leaks", details))
         return len(presented)
 
     def _stored(self, value: str) -> TokenRecord | None:
@@ -56,15 +56,20 @@ class LeakService:
         found = self.store.principal_by_digest(token_format.digest(value))
         return None if found is None else found[0]
 
-    def _revoke(self, tx: StoreTransaction, record: TokenRecord, source: str, by: Actor) -> int:
+    def _revoke(
+        self, tx: StoreTransaction, found: list[TokenRecord], source: str, by: Actor
+    ) -> int:
+        """Revoke the live ones among ``found``: only those this report revoked get their
+        events (a concurrent report, or revocation, that won wrote its own)."""
         now = self.clock.now()
-        current = tx.token_by_id(record.id)
-        if current is None or current.status(now) is not TokenStatus.ACTIVE:
-            return 0
-        revoke_in(tx, current, now, by, "leaked")
-        details = {"token_id": current.id, "user_id": current.user_id, "source": source}
-        tx.append_event(by.event("token.leaked", now, current.id, details))
-        return 1
+        current = tx.tokens.by_ids([record.id for record in found])
+        live = [token for token in current if token.status(now) is TokenStatus.ACTIVE]
+        revoked = revoke_rows(tx, live, now, by, "leaked")
+        record_revocations(tx, revoked, now, by, "leaked")
+        for token in revoked:
+            details = {"token_id": token.id, "user_id": token.user_id, "source": source}
+            tx.events.append(by.event("token.leaked", now, token.id, details))
+        return len(revoked)
 
 
 def _check(presented: Sequence[str], source: str) -> None:

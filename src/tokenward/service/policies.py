@@ -19,7 +19,7 @@ class PolicyService:
     def current(self) -> Policy:
         """The policy in force: the stored one, or the defaults if none was ever stored."""
         with self.store.transaction() as tx:
-            document = tx.load_policy()
+            document = tx.policy.load()
         return self.defaults if document is None else policy_from_document(document)
 
     def update(self, document: dict[str, object], by: Actor) -> Policy:
@@ -27,11 +27,11 @@ class PolicyService:
         policy = policy_from_document(document)
         now = self.clock.now()
         with self.store.transaction() as tx:
-            stored = tx.load_policy()
+            stored = tx.policy.load()
             before = policy_to_document(self.defaults) if stored is None else stored
             after = policy_to_document(policy)
-            tx.save_policy(after, now)
-            tx.append_event(
+            tx.policy.save(after, now)
+            tx.events.append(
                 by.event("policy.updated", now, "policy", {"before": before, "after": after})
             )
         return policy

@@ -89,7 +89,7 @@ def family_of(tx: StoreTransaction, record: TokenRecord) -> list[TokenRecord]:
         for linked in (current.rotated_from, current.rotated_to):
             if linked is None or linked in found:
                 continue
-            other = tx.token_by_id(linked)
+            other = tx.tokens.by_id(linked)
             if other is not None:
                 found[other.id] = other
                 pending.append(other)
@@ -101,10 +101,10 @@ def record_rotation(
 ) -> TokenRecord:
     """Store ``new`` as the successor of ``old`` inside ``tx``; return the old token as stored.
     A rotation that lost a race with another rotation or a revocation is a :class:`Conflict`."""
-    if not tx.mark_rotated(old.id, Rotated(new.id, now, grace_seconds, now + MAX_GRACE)):
+    if not tx.tokens.mark_rotated(old.id, Rotated(new.id, now, grace_seconds, now + MAX_GRACE)):
         raise Conflict("the token was rotated or revoked meanwhile")
-    tx.add_token(new)
-    stored = tx.token_by_id(old.id)
+    tx.tokens.add(new)
+    stored = tx.tokens.by_id(old.id)
     assert stored is not None and stored.grace_until is not None  # noqa: S101 - just written
     return stored
 
@@ -112,12 +112,12 @@ def record_rotation(
 def start_grace_in(tx: StoreTransaction, successor: TokenRecord, now: datetime) -> Event | None:
     """The successor is being used: start its predecessor's grace, once, and return the event
     to append (``None`` if the grace had started already, or there is nothing to start)."""
-    old = None if successor.rotated_from is None else tx.token_by_id(successor.rotated_from)
+    old = None if successor.rotated_from is None else tx.tokens.by_id(successor.rotated_from)
     if old is None or old.rotated_to != successor.id or old.grace_started_at is not None:
         return None
     assert old.grace_until is not None  # noqa: S101 - set by every rotation (the cap)
     until = min(now + timedelta(seconds=old.grace_seconds or 0), old.grace_until)
-    if not tx.start_grace(old.id, now, until):
+    if not tx.tokens.start_grace(old.id, now, until):
         return None
     actor = Actor(successor.id)  # the first use of the successor is what starts it
     return actor.event("token.grace_started", now, old.id, grace_details(old, until))

@@ -25,9 +25,10 @@ from tokenward.domain.model import (
 )
 from tokenward.domain.tokens import TokenKind
 from tokenward.passwords import PasswordHasher
-from tokenward.ratelimit import FailureLimiter
+from tokenward.ratelimit import LoginLimits
 from tokenward.service.accounts import end_all_sessions_of, revoke_all_tokens_of
 from tokenward.service.credentials import check_length
+from tokenward.service.tokens import record_revocations
 from tokenward.store.base import Store
 
 __all__ = ["Login", "LogoutAll", "SessionService", "csrf_token_for"]
@@ -65,39 +66,42 @@ class SessionService:
         clock: Clock,
         passwords: PasswordHasher,
         lifetime: timedelta,
-        limiter: FailureLimiter,
+        limits: LoginLimits,
         max_staleness: timedelta,
     ) -> None:
         self.store = store
         self.clock = clock
         self.passwords = passwords
         self.lifetime = lifetime
-        self.limiter = limiter
+        self.limits = limits
         self.max_staleness = max_staleness
         # Verified against when the user does not exist, so both failures cost the same time.
         self._decoy_hash = passwords.hash("decoy password, never a real one")
 
+    def slowdown(self, username: str) -> float:
+        """Seconds to wait before trying ``username``'s password: more than 0 once the name
+        has failed too often (see :class:`~tokenward.ratelimit.LoginLimits`). The caller waits
+        without holding a thread."""
+        return self.limits.slowdown(_name(username))
+
     def login(self, username: str, password: str, by: Actor) -> Login:
         """A new session for a right username and password; :class:`LoginFailed` otherwise,
         the same for an unknown user, a wrong password and a deactivated account. A password
-        longer than any account can have is refused (:class:`InvalidInput`) before hashing."""
+        longer than any account can have is refused (:class:`InvalidInput`) before hashing;
+        :class:`RateLimited` when this name has failed too often from this address."""
         check_length("password", password)
-        try:
-            name = normalise_username(username)
-        except InvalidInput:
-            name = None
-        key = f"user:{name}"
-        self.limiter.check(key)
+        name = _name(username)
+        self.limits.check(name, by.ip)
         with self.store.transaction() as tx:
-            user = None if name is None else tx.user_by_name(name)
+            user = None if name is None else tx.users.by_name(name)
         stored_hash = self._decoy_hash if user is None else user.password_hash
         matched = self.passwords.verify(stored_hash, password)
         now = self.clock.now()
         if user is None or not matched or user.status is not UserStatus.ACTIVE:
-            self.limiter.fail(key)
+            self.limits.fail(name, by.ip)
             subject = "unknown user" if user is None else user.id
             with self.store.transaction() as tx:
-                tx.append_event(by.event("session.login_failed", now, subject, outcome="failed"))
+                tx.events.append(by.event("session.login_failed", now, subject, outcome="failed"))
             raise LoginFailed()
         secret = token_format.generate(TokenKind.SESSION)
         session = SessionRecord(
@@ -110,8 +114,8 @@ class SessionService:
             user_agent=by.user_agent,
         )
         with self.store.transaction() as tx:
-            tx.add_session(session)
-            tx.append_event(by.event("session.created", now, session.id, {"user_id": user.id}))
+            tx.sessions.add(session)
+            tx.events.append(by.event("session.created", now, session.id, {"user_id": user.id}))
         return Login(session, secret)
 
     def verify(self, secret: str) -> Principal:
@@ -130,22 +134,26 @@ class SessionService:
     def logout(self, session: SessionRecord, by: Actor) -> None:
         now = self.clock.now()
         with self.store.transaction() as tx:
-            tx.revoke_session(session.id, now)
-            tx.append_event(
-                by.event("session.ended", now, session.id, {"user_id": session.user_id})
-            )
+            if tx.sessions.end(session.id, now):  # once, whoever else ends it meanwhile
+                details = {"user_id": session.user_id}
+                tx.events.append(by.event("session.ended", now, session.id, details))
 
     def logout_all(self, user_id: str, *, revoke_tokens: bool, by: Actor) -> LogoutAll:
         """End every session of the user and, if asked, revoke every token too: one
         transaction, one event per token."""
         now = self.clock.now()
-        with self.store.transaction() as tx:
+        reason = "logout everywhere"
+        with self.store.transaction() as tx:  # rows as a deactivation: tokens, then sessions
+            revoked = revoke_all_tokens_of(tx, user_id, now, by, reason) if revoke_tokens else []
             ended = end_all_sessions_of(tx, user_id, now)
-            revoked = (
-                revoke_all_tokens_of(tx, user_id, now, by, "logout everywhere")
-                if revoke_tokens
-                else []
-            )
+            record_revocations(tx, revoked, now, by, reason)
             details = {"sessions_ended": len(ended), "tokens_revoked": len(revoked)}
-            tx.append_event(by.event("session.logout_all", now, user_id, details))
+            tx.events.append(by.event("session.logout_all", now, user_id, details))
         return LogoutAll(len(ended), len(revoked), now + self.max_staleness)
+
+
+def _name(username: str) -> str | None:
+    try:
+        return normalise_username(username)
+    except InvalidInput:
+        return None

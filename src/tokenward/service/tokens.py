@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from tokenward.domain import tokens as token_format
@@ -27,7 +28,18 @@ from tokenward.service.policies import PolicyService
 from tokenward.service.usage import LastUseRecorder
 from tokenward.store.base import Store, StoreTransaction, TokenQuery
 
-__all__ = ["CreatedToken", "NewToken", "Revocation", "Rotation", "TokenPage", "TokenService"]
+__all__ = [
+    "CreatedToken",
+    "NewToken",
+    "Revocation",
+    "Rotation",
+    "TokenPage",
+    "TokenService",
+    "record_revocations",
+    "revoke_in",
+    "revoke_once",
+    "revoke_rows",
+]
 
 MAX_PAGE = 200
 
@@ -112,8 +124,8 @@ class TokenService:
         )
         created = mint(kind, owner.id, by, label, scopes, now, expires_at)
         with self.store.transaction() as tx:
-            tx.add_token(created.record)
-            tx.append_event(
+            tx.tokens.add(created.record)
+            tx.events.append(
                 by.event("token.created", now, created.record.id, created_details(created))
             )
         return created
@@ -136,18 +148,18 @@ class TokenService:
         now = self.clock.now()
         rule_of = self.policies.current().rule_for
         with self.store.transaction() as tx:
-            old = _owned(tx.token_by_id(token_id), owner_id)
+            old = _owned(tx.tokens.by_id(token_id), owner_id)
             rotation.check_rotatable(old, now)
             rotation.check_grantable(old, granted_by)
             expiry = rotation.successor_expiry(rule_of(old.kind), old, now)
             created = mint(old.kind, old.user_id, by, old.label, old.scopes, now, expiry, old.id)
             old = rotation.record_rotation(tx, old, created.record, now, grace_seconds)
-            tx.append_event(
+            tx.events.append(
                 by.event("token.created", now, created.record.id, created_details(created))
             )
             assert old.grace_until is not None  # noqa: S101 - set by record_rotation
             details = rotation.grace_details(old, old.grace_until)
-            tx.append_event(by.event("token.rotated", now, old.id, details))
+            tx.events.append(by.event("token.rotated", now, old.id, details))
         last = min(filter(None, (old.grace_until, old.expires_at)), default=None)
         return Rotation(created, old, last)
 
@@ -183,7 +195,7 @@ class TokenService:
         before = None if cursor is None else decode_cursor(cursor)
         query = TokenQuery(owner_id, self.clock.now(), status, before, limit + 1, kind)
         with self.store.transaction() as tx:
-            found = tx.list_tokens(query)
+            found = tx.tokens.list(query)
         items = [self._with_last_use(record) for record in found[:limit]]
         more = len(found) > limit
         return TokenPage(items, encode_cursor(items[-1]) if more else None)
@@ -193,7 +205,7 @@ class TokenService:
         :class:`NotFound`, never forbidden, so ids cannot be probed."""
         _check_id(token_id)
         with self.store.transaction() as tx:
-            return self._with_last_use(_owned(tx.token_by_id(token_id), owner_id))
+            return self._with_last_use(_owned(tx.tokens.by_id(token_id), owner_id))
 
     def _with_last_use(self, record: TokenRecord) -> TokenRecord:
         return record if self.usage is None else self.usage.overlay(record)
@@ -212,11 +224,11 @@ class TokenService:
         _check_id(token_id)
         now = self.clock.now()
         with self.store.transaction() as tx:
-            record = _owned(tx.token_by_id(token_id), owner_id)
+            record = _owned(tx.tokens.by_id(token_id), owner_id)
             if kind is not None and record.kind is not kind:
                 raise NotFound("no such token")
             record = revoke_in(tx, record, now, by, reason)
-            seq = tx.last_seq
+            seq = tx.events.last_seq
         assert record.revoked_at is not None  # noqa: S101 - set by revoke_in or earlier
         # Revoked earlier: its event is somewhere before the log's current end.
         seq = seq or self.store.max_seq()
@@ -232,7 +244,7 @@ class TokenService:
         if found is None:
             return
         with self.store.transaction() as tx:
-            record = tx.token_by_id(found[0].id)
+            record = tx.tokens.by_id(found[0].id)
             if record is not None:
                 revoke_in(tx, record, self.clock.now(), by, "rfc7009")
 
@@ -240,18 +252,52 @@ class TokenService:
 def revoke_in(
     tx: StoreTransaction, record: TokenRecord, now: datetime, by: Actor, reason: str
 ) -> TokenRecord:
-    """Revoke ``record`` inside ``tx`` with its event; a revoked token is returned unchanged."""
+    """Revoke ``record`` inside ``tx`` with its event, and return the token as stored: a token
+    revoked already, by an earlier call or by a concurrent one that won, comes back as that
+    revocation left it, and no event is written."""
     if record.revoked_at is not None:
         return record
-    tx.revoke_token(record.id, now, by.id, reason)
-    details = {
-        "token_id": record.id,
-        "user_id": record.user_id,
-        "digests": [record.digest],
-        "reason": reason,
-    }
-    tx.append_event(by.event("token.revoked", now, record.id, details))
-    return dataclasses.replace(record, revoked_at=now, revoked_by=by.id, revoke_reason=reason)
+    revoked = revoke_once(tx, record, now, by, reason)
+    return revoked or tx.tokens.by_id(record.id) or record
+
+
+def revoke_once(
+    tx: StoreTransaction, record: TokenRecord, now: datetime, by: Actor, reason: str
+) -> TokenRecord | None:
+    """Revoke ``record`` with one conditional write and, if this call made the change, write
+    ``token.revoked`` and return the revoked token; None if it was revoked already."""
+    revoked = revoke_rows(tx, [record], now, by, reason)
+    record_revocations(tx, revoked, now, by, reason)
+    return revoked[0] if revoked else None
+
+
+def revoke_rows(
+    tx: StoreTransaction, records: Iterable[TokenRecord], now: datetime, by: Actor, reason: str
+) -> list[TokenRecord]:
+    """Revoke each of ``records`` not revoked yet, in id order, and return those this call
+    revoked. No event yet: :func:`record_revocations` comes after every other row the
+    transaction changes, so the event log's lock is always taken last and two transactions
+    cannot each hold what the other waits for (PostgreSQL)."""
+    found = (tx.tokens.revoke(r.id, now, by.id, reason) for r in sorted(records, key=_id))
+    return [record for record in found if record is not None]
+
+
+def record_revocations(
+    tx: StoreTransaction, revoked: Iterable[TokenRecord], now: datetime, by: Actor, reason: str
+) -> None:
+    """One ``token.revoked`` for each token :func:`revoke_rows` revoked."""
+    for record in revoked:
+        details = {
+            "token_id": record.id,
+            "user_id": record.user_id,
+            "digests": [record.digest],
+            "reason": reason,
+        }
+        tx.events.append(by.event("token.revoked", now, record.id, details))
+
+
+def _id(record: TokenRecord) -> str:
+    return record.id
 
 
 def _check_id(token_id: str) -> None:

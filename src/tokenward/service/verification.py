@@ -98,7 +98,7 @@ class TokenVerifier:
             with self.store.transaction() as tx:
                 event = rotation.start_grace_in(tx, successor, self.clock.now())
                 if event is not None:
-                    tx.append_event(event)
+                    tx.events.append(event)
         except StoreUnavailable:
             log.warning("could not start the grace of the token rotated to %s", successor.id)
             return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -91,7 +92,7 @@ def _login_form(
 
 async def login(request: Request) -> Response:
     """Password in, session cookie out; one message for an unknown user and a wrong password,
-    and the API's failed-login limits (per name in the service, per address here)."""
+    and the API's failed-login limits (see :class:`tokenward.ratelimit.LoginLimits`)."""
     rt = runtime(request)
     form = await request.form(max_files=0, max_fields=10)
     # No binding cookie (what a cross-site form sends: the cookie is SameSite=Strict) is a
@@ -101,14 +102,10 @@ async def login(request: Request) -> Response:
         return refused_csrf(None)
     username, password = form_text(form, "username"), form_text(form, "password")
     by = actor_of("anonymous", request)
-    address = f"ip:{by.ip}" if by.ip is not None else None
     try:
-        if address is not None:
-            rt.failed_auth.check(address)
+        await anyio.sleep(rt.sessions.slowdown(username))
         done = await run_in_threadpool(rt.sessions.login, username, password, by)
     except LoginFailed:
-        if address is not None:
-            rt.failed_auth.fail(address)
         return _login_form(request, rt, 401, _FAILED, username)
     except InvalidInput:  # longer than any account's password: refused before hashing
         return _login_form(request, rt, 422, _TOO_LONG, username)
