@@ -3,12 +3,11 @@ the PostgreSQL schema emptied), a runtime over it with a fake clock, and a clien
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from model_driver import Api, ApiFactory
 from starlette.testclient import TestClient
 
 from backends import BACKENDS, PostgresSchema, require_service, sqlite_copy
@@ -18,23 +17,6 @@ from tokenward.runtime import Runtime
 from tokenward.settings import Settings
 from tokenward.store.sql import SqlStore
 from tokenward.testing import FakeClock
-
-
-@dataclasses.dataclass
-class Api:
-    """One example's API: stopped by :meth:`close` (pending last uses are written first)."""
-
-    runtime: Runtime
-    client: TestClient
-    clock: FakeClock
-    store: SqlStore
-
-    def close(self) -> None:
-        self.client.__exit__(None, None, None)
-        self.store.dispose()
-
-
-ApiFactory = Callable[[], Api]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -17,7 +17,6 @@ from datetime import timedelta
 from typing import Any
 
 from api_model import Token
-from driver import COVERED, Driver, at, choose, note
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -28,8 +27,8 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from model_driver import COVERED, Api, ApiFactory, Driver, at, choose, note
 
-from conftest import Api, ApiFactory
 from tokenward.domain import tokens as token_format
 from tokenward.domain.tokens import TokenKind
 
@@ -318,7 +317,9 @@ class ApiMachine(Driver, RuleBasedStateMachine):
             ("GET", "/v1/admin/users", None),
         ):
             self._check_dead(self._send(method, path, token, json=body))
-        self._check_dead(self._send("POST", "/v1/introspect", token, data={"token": "x"}))
+        for oauth_path in ("/v1/introspect", "/v1/revoke"):
+            response = self._send("POST", oauth_path, token, data={"token": "x"})
+            self._check_dead(response, oauth=True)
 
     # -- invariants -------------------------------------------------------------------------
 

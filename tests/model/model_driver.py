@@ -3,20 +3,24 @@ and the checks of answers against the model (api_model)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx2
 from api_model import Credential, Model, Session, Token, User
+from starlette.testclient import TestClient
 
-from conftest import Api
 from tokenward.domain.model import Actor
 from tokenward.domain.tokens import TokenKind
+from tokenward.runtime import Runtime
 from tokenward.service import NewToken
-from tokenward.testing import make_user
+from tokenward.store.sql import SqlStore
+from tokenward.testing import FakeClock, make_user
 
-__all__ = ["COVERED", "Driver", "at", "choose", "note"]
+__all__ = ["COVERED", "Api", "ApiFactory", "Driver", "at", "choose", "note"]
 
 PASSWORD = "a-long-model-password"
 # Alarms about dead secrets still presented are written by a background flusher, whenever it
@@ -36,6 +40,23 @@ def choose(items: list[Any], pick: int) -> Any:
 
 def at(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
+
+
+@dataclasses.dataclass
+class Api:
+    """One example's API: stopped by :meth:`close` (pending last uses are written first)."""
+
+    runtime: Runtime
+    client: TestClient
+    clock: FakeClock
+    store: SqlStore
+
+    def close(self) -> None:
+        self.client.__exit__(None, None, None)
+        self.store.dispose()
+
+
+ApiFactory = Callable[[], Api]
 
 
 class Driver:
@@ -169,8 +190,14 @@ class Driver:
         assert at(response.headers["tokenward-token-expires"]) == token.usable_until()
         self.model.used(token)
 
-    def _check_dead(self, response: httpx2.Response) -> None:
-        self._check_refused(response, 401)
+    def _check_dead(self, response: httpx2.Response, *, oauth: bool = False) -> None:
+        """401 ``invalid_token`` with its challenge: a problem, or on the OAuth endpoints the
+        RFC 6749 JSON error."""
+        if oauth:
+            assert response.status_code == 401, response.text
+            assert response.headers["content-type"] == "application/json"
+        else:
+            self._check_refused(response, 401)
         assert response.json()["error"] == "invalid_token"
         assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
