@@ -17,6 +17,7 @@ from tokenward.domain.errors import (
     MalformedCredential,
     TokenwardError,
 )
+from tokenward.domain.tokens import TokenKind, generate
 
 EVERY_ERROR: list[tuple[TokenwardError, int]] = [
     (errors.TokenwardError(), 500),
@@ -91,6 +92,14 @@ def test_a_secret_in_an_errors_text_never_comes_back() -> None:
     answer = errors.Conflict(f"the label {secret} is taken").answer()
     assert secret.encode() not in answer.body
     assert b"[redacted]" in answer.body
+
+
+def test_tokens_glued_together_are_redacted_whole_in_an_answer() -> None:
+    """The second token's body does not survive after the first's run ate its prefix."""
+    first, second = generate(TokenKind.USER), generate(TokenKind.ADMIN)
+    answer = errors.Conflict(f"the label {first}{second}_x is taken").answer()
+    assert b"the label [redacted] is taken" in answer.body
+    assert second[4:].encode() not in answer.body
 
 
 def test_an_answer_sends_itself_through_asgi_and_a_header_can_be_added() -> None:

@@ -46,3 +46,19 @@ def test_token_shaped_strings_are_found_for_revocation() -> None:
     text = f"one {TOKEN}, one glued x{KEY}yz, and twu_short"
     assert token_shaped(text) == [TOKEN, KEY]
     assert token_shaped("nothing here") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [TOKEN + KEY, TOKEN + TOKEN, f"x{KEY}{TOKEN}yz", "twa_" + "A" * 20 + TOKEN],
+    ids=["two tokens", "one token twice", "glued both sides", "after a token-shaped run"],
+)
+def test_tokens_glued_to_each_other_are_each_found_and_redacted(text: str) -> None:
+    """A dump without separators: the next token's prefix letters are not swallowed by the
+    run before it, which hid that token from revocation and left its body unredacted (found
+    by the model test, tests/model)."""
+    present = [secret for secret in (KEY, TOKEN) if secret in text]
+    assert set(token_shaped(text)) == set(present)
+    out = redact(text)
+    assert all(secret[4:] not in out for secret in present)
+    assert "[redacted]" in out

@@ -13,6 +13,8 @@ from starlette.testclient import TestClient
 from backends import stored_bytes
 from tokenward.domain.model import UserRecord
 from tokenward.domain.scopes import TOKENS_READ
+from tokenward.domain.tokens import TokenKind, generate
+from tokenward.http.access_log import redacted
 from tokenward.runtime import Runtime
 from tokenward.service import CreatedToken
 from tokenward.testing import make_token, make_user
@@ -112,3 +114,10 @@ def test_no_log_record_holds_a_secret_even_one_sent_in_a_url(
         logged = " ".join([record.getMessage(), record.exc_text or "", str(record.__dict__)])
         for secret in (caller, victim, created["token"]):
             assert _secret_part(secret) not in logged, record.name
+
+
+def test_the_access_log_redacts_tokens_glued_together_whole() -> None:
+    """A path with ``<token><token>``: the second's body is not logged after the first's run
+    took its prefix."""
+    first, second = generate(TokenKind.USER), generate(TokenKind.USER)
+    assert redacted(f"/v1/tokens/{first}{second}/x") == "/v1/tokens/[redacted]/x"

@@ -579,3 +579,11 @@ def test_the_client_takes_an_httpx_transport(
 ) -> None:
     with Client(base_url, alice_token.secret, transport=httpx.HTTPTransport(retries=1)) as client:
         assert client.self().id == alice_token.record.id
+
+
+def test_client_errors_redact_tokens_glued_together_whole() -> None:
+    """Two tokens glued together in an error's text: the second's body does not survive."""
+    from tokenward.sdk._client_errors import redact
+
+    first, second = token_format.generate(TokenKind.USER), token_format.generate(TokenKind.USER)
+    assert redact(f"bad value {first}{second}.") == "bad value [redacted]."

@@ -35,7 +35,8 @@ __all__ = [
 REALM = "tokenward"  # the server's realm; a resource server names its own
 # A secret pasted where a value belongs (a scope, an id) must not come back in an error: error
 # bodies reach logs and proxies more often than successes do (P5).
-_TOKEN_SHAPE = re.compile(rb"tw[a-z]_[0-9A-Za-z]{20,}")
+# ``(?:_…)*``: the next token glued on (``<token><token>``) goes with it, not its body alone.
+_TOKEN_SHAPE = re.compile(rb"tw[a-z]_[0-9A-Za-z]{20,}(?:_[0-9A-Za-z]+)*")
 _NO_STORE = ("cache-control", "no-store")
 _PROBLEM_JSON = ("content-type", "application/problem+json")
 

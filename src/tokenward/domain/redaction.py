@@ -23,7 +23,9 @@ from tokenward.domain.tokens import TOKEN_LENGTH
 __all__ = ["REDACTED", "redact", "token_shaped"]
 
 REDACTED = "[redacted]"
-_TOKEN_SHAPE = re.compile(r"tw[a-z]_[0-9A-Za-z]{20,}")
+# A lookahead, so runs may overlap: in ``<token><token>`` the first run swallows the second
+# token's prefix letters, and a plain scan would resume past them and miss that token.
+_TOKEN_SHAPE = re.compile(r"(?=(tw[a-z]_[0-9A-Za-z]{20,}))")
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s@]*@")
 _SCHEME_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic|digest)\s+[^\s,;\"']+")
 _NAMED_VALUE = re.compile(
@@ -39,9 +41,20 @@ def token_shaped(text: str) -> list[str]:
     return [run[:TOKEN_LENGTH] for run in _TOKEN_SHAPE.findall(text) if len(run) >= TOKEN_LENGTH]
 
 
+def _redact_token_shaped(text: str) -> str:
+    """Every token-shaped run replaced; overlapping runs (tokens glued together) as one."""
+    pieces, done = [], 0
+    for found in _TOKEN_SHAPE.finditer(text):
+        start, stop = found.span(1)
+        if start >= done:
+            pieces += [text[done:start], REDACTED]
+        done = max(done, stop)
+    return "".join(pieces) + text[done:]
+
+
 def redact(text: str) -> str:
     """``text`` with every secret this module can recognise replaced by ``[redacted]``."""
-    text = _TOKEN_SHAPE.sub(REDACTED, text)
+    text = _redact_token_shaped(text)
     text = _URL_USERINFO.sub(rf"\g<1>{REDACTED}@", text)
     text = _SCHEME_CREDENTIAL.sub(rf"\g<1> {REDACTED}", text)
     return _NAMED_VALUE.sub(rf"\g<1>{REDACTED}", text)

@@ -14,7 +14,8 @@ __all__ = ["AccessLogMiddleware", "redacted"]
 
 log = logging.getLogger("tokenward.access")
 # A secret pasted into a URL path must not reach the log either.
-_TOKEN_SHAPE = re.compile(r"tw[a-z]_[0-9A-Za-z]{20,}")
+# ``(?:_…)*``: the next token glued on (``<token><token>``) goes with it, not its body alone.
+_TOKEN_SHAPE = re.compile(r"tw[a-z]_[0-9A-Za-z]{20,}(?:_[0-9A-Za-z]+)*")
 
 
 def redacted(path: str) -> str:

@@ -28,7 +28,8 @@ __all__ = [
 
 # The token format's shape (``tw<kind>_`` and base62): a secret pasted where a value belongs
 # must not reach a log line through an exception.
-_TOKEN_SHAPE = re.compile(r"tw[a-z]_[0-9A-Za-z]{20,}")
+# ``(?:_…)*``: the next token glued on (``<token><token>``) goes with it, not its body alone.
+_TOKEN_SHAPE = re.compile(r"tw[a-z]_[0-9A-Za-z]{20,}(?:_[0-9A-Za-z]+)*")
 
 
 def redact(text: str) -> str:
