@@ -14,14 +14,31 @@ import httpx2
 import orjson
 import uvicorn
 
+from tokenward.domain.model import Actor
+from tokenward.domain.tokens import TokenKind
 from tokenward.http.app import create_app
 from tokenward.runtime import Runtime
+from tokenward.service import NewToken
+from tokenward.testing import make_user
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def introspect_key(runtime: Runtime) -> str:
+    """The secret of an admin key with scope ``introspect`` (a resource server's)."""
+    root = make_user(runtime, "root", is_admin=True)
+    request = NewToken(label="resource server", scopes=("introspect",))
+    return runtime.tokens.create(root, request, by=Actor("test"), kind=TokenKind.ADMIN).secret
+
+
+def served(runtime: Runtime) -> Iterator[str]:
+    """The base URL of :func:`serving` over ``runtime``, for a fixture."""
+    with serving(runtime) as url:
+        yield url
 
 
 @contextmanager

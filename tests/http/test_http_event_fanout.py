@@ -7,19 +7,16 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
 import pytest
-from event_streams import serving
+from event_streams import introspect_key, served
 
 from tokenward.domain.model import Actor
-from tokenward.domain.tokens import TokenKind
 from tokenward.http.broadcast import MAX_PENDING, Subscriber
 from tokenward.runtime import Runtime
-from tokenward.service import NewToken
 from tokenward.testing import make_token, make_user
 
 ADMIN = Actor("test")
@@ -31,17 +28,8 @@ def settings_overrides() -> dict[str, Any]:
     return {"events_per_key": SUBSCRIBERS}
 
 
-@pytest.fixture
-def base_url(runtime: Runtime) -> Iterator[str]:
-    with serving(runtime) as url:
-        yield url
-
-
-@pytest.fixture
-def key(runtime: Runtime) -> str:
-    root = make_user(runtime, "root", is_admin=True)
-    request = NewToken(label="resource server", scopes=("introspect",))
-    return runtime.tokens.create(root, request, by=ADMIN, kind=TokenKind.ADMIN).secret
+base_url = pytest.fixture(served)
+key = pytest.fixture(introspect_key)
 
 
 async def _open(base_url: str, key: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

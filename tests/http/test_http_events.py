@@ -3,34 +3,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx2
 import pytest
-from event_streams import Stream, serving
+from event_streams import Stream, introspect_key, served
 
 from tokenward.domain.model import Actor, Event
-from tokenward.domain.tokens import TokenKind
 from tokenward.http.events import sse_data
 from tokenward.runtime import Runtime
-from tokenward.service import NewToken
 from tokenward.testing import make_token, make_user
 
 ADMIN = Actor("test")
 
 
-@pytest.fixture
-def base_url(runtime: Runtime) -> Iterator[str]:
-    with serving(runtime) as url:
-        yield url
-
-
-@pytest.fixture
-def key(runtime: Runtime) -> str:
-    root = make_user(runtime, "root", is_admin=True)
-    request = NewToken(label="resource server", scopes=("introspect",))
-    return runtime.tokens.create(root, request, by=ADMIN, kind=TokenKind.ADMIN).secret
+base_url = pytest.fixture(served)
+key = pytest.fixture(introspect_key)
 
 
 def test_a_revocation_is_streamed_with_its_digest_and_seq(

@@ -83,14 +83,7 @@ class AuthenticationMiddleware:
 
     async def _authenticate(self, scope: Scope) -> Principal | None:
         """The full check; sets the principal (and a session's secret) in ``scope``."""
-        presented = Presented(
-            scope["method"],
-            scope["path"],
-            scope["headers"],
-            scope["query_string"],
-            scope.get("client"),
-            self.session_cookie(scope),
-        )
+        presented = Presented.of(scope, self.session_cookie(scope))
         found = await self.authenticator.authenticate(presented)
         if found is None:
             return None

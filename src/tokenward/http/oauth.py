@@ -105,14 +105,7 @@ async def _request(
     posted = None if isinstance(read, FormRefused) else _posted(read)
     principal = principal_of(scope)  # the middleware's cache hit on a Bearer header
     if principal is None or posted is not None:
-        presented = Presented(
-            scope["method"],
-            scope["path"],
-            scope["headers"],
-            scope["query_string"],
-            scope.get("client"),
-            scope.get(COOKIE_NAME, SESSION_COOKIE),
-        )
+        presented = Presented.of(scope, scope.get(COOKIE_NAME, SESSION_COOKIE))
         principal = await authenticator.authenticate_client(presented, posted)
     if isinstance(read, FormRefused):
         raise read

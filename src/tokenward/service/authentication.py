@@ -14,9 +14,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 from anyio import to_thread
@@ -78,6 +78,18 @@ class Presented:
     query_string: bytes
     client: Client
     session_cookie: str = SESSION_COOKIE
+
+    @classmethod
+    def of(cls, scope: Mapping[str, Any], session_cookie: str = SESSION_COOKIE) -> Presented:
+        """What an ASGI request ``scope`` presents (a plain mapping: no framework here)."""
+        return cls(
+            scope["method"],
+            scope["path"],
+            scope["headers"],
+            scope["query_string"],
+            scope.get("client"),
+            session_cookie,
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
