@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from tokenward.domain.answers import oauth_error
 from tokenward.http import (
@@ -14,7 +14,9 @@ from tokenward.http import (
     discovery,
     errors,
     events,
+    forward_auth,
     leaks,
+    metrics,
     oauth,
     openapi,
     passwords,
@@ -28,7 +30,7 @@ from tokenward.http.cookies import session_cookie_namer
 from tokenward.http.draining import drain_on_sigterm
 from tokenward.http.edge import CrashGuard, Edge, self_endpoint_with
 from tokenward.http.forward_auth import ForwardAuth
-from tokenward.http.front import front_door
+from tokenward.http.front import FrontDoor
 from tokenward.http.metrics import MetricsEndpoint
 from tokenward.http.webhooks import router as webhooks_router
 from tokenward.propagation.feed import EventFeed
@@ -59,23 +61,29 @@ def create_app(runtime: Runtime) -> TokenwardApp:
     app: ASGIApp = AuthenticationMiddleware(
         edge, authenticator, session_cookie_namer(runtime.settings.cookie_secure), oauth.PATHS
     )
-    app = ForwardAuth(app, authenticator)  # gateways: the Authorization header alone
-    app = MetricsEndpoint(app, runtime)  # its own secret, not a tokenward credential
-    if runtime.settings.access_log:
-        app = AccessLogMiddleware(app)
-    return TokenwardApp(CrashGuard(front_door(app, runtime.settings)), api, runtime)
+    logged: Callable[[ASGIApp], ASGIApp] = (
+        AccessLogMiddleware if runtime.settings.access_log else _as_is
+    )
+    own: dict[str, ASGIApp] = {
+        forward_auth.PATH: ForwardAuth(app, authenticator),  # gateways: Authorization alone
+        metrics.PATH: MetricsEndpoint(app, runtime),  # its own secret, not a credential
+    }
+    front = FrontDoor(logged(app), runtime.settings, {p: logged(a) for p, a in own.items()})
+    return TokenwardApp(front, api, runtime)
 
 
-class TokenwardApp:
-    """The ASGI app: ``api`` is the FastAPI management API inside it (OpenAPI, routes)."""
+def _as_is(app: ASGIApp) -> ASGIApp:
+    return app
+
+
+class TokenwardApp(CrashGuard):
+    """The ASGI app: the crash guard around the front door; ``api`` is the FastAPI management
+    API inside it (OpenAPI, routes)."""
 
     def __init__(self, app: ASGIApp, api: FastAPI, runtime: Runtime) -> None:
-        self.app = app
+        super().__init__(app)
         self.api = api
         self.runtime = runtime
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
 
 
 def _management_api(runtime: Runtime) -> FastAPI:

@@ -39,14 +39,25 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        body = self.has_body(scope)
+        if body is None:
+            await self.answer.send(send)
+        elif body:
+            await self.counted(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)  # no body (HTTP/1.1 framing): nothing to count
+
+    async def counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``app`` with the body counted as it streams (a declared length within the cap, or a
+        chunked body)."""
+        await _Counted(self, receive, send).run(scope)
+
+    def has_body(self, scope: Scope) -> bool | None:
+        """None if the declared body is over the cap, else whether there is a body to count."""
         length, chunked = _framing(scope["headers"])
         if length is not None and length > self.limit:
-            await self.answer.send(send)
-            return
-        if length is None and not chunked:
-            await self.app(scope, receive, send)  # no body (HTTP/1.1 framing): nothing to count
-            return
-        await _Counted(self, receive, send).run(scope)
+            return None
+        return length is not None or chunked
 
 
 class _Counted:

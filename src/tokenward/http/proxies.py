@@ -42,12 +42,15 @@ class ProxyHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.app(scope, receive, self.believe(scope, send))
+
+    def believe(self, scope: Scope, send: Send) -> Send:
+        """Rewrites ``scope``'s client and scheme as a trusted peer tells them; ``send``, with
+        HSTS added when the request came over HTTPS."""
         peer = scope.get("client")
         if self.trusted and peer and self.is_trusted(str(peer[0])):
             _apply(scope, self.is_trusted)
-        if scope.get("scheme") == "https":
-            send = with_header(send, HSTS)
-        await self.app(scope, receive, send)
+        return with_header(send, HSTS) if scope.get("scheme") == "https" else send
 
     def is_trusted(self, host: str) -> bool:
         """Whether ``host`` (an address, or anything a server put there) is a trusted proxy."""
