@@ -3,6 +3,7 @@ each node alone while Redis does not answer."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,7 +18,7 @@ from tokenward.passwords import PasswordHasher
 from tokenward.ratelimit_redis import RedisFailureLimiter
 from tokenward.runtime import Runtime
 from tokenward.settings import Settings
-from tokenward.store.memory import MemoryStore
+from tokenward.store.sql import SqlStore
 from tokenward.testing import DEFAULT_PASSWORD, FakeClock, make_user
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -62,7 +63,8 @@ def test_take_counts_and_refuses_in_one_step_across_nodes(client: redis.Redis) -
     second.take("ip:1")
     with pytest.raises(RateLimited):
         first.take("ip:1")
-    assert client.zcard(f"tokenward:limit:{name}:ip:1") == 2  # a full key records no more
+    key = f"tokenward:limit:{name}:{hashlib.sha256(b'ip:1').hexdigest()}"
+    assert client.zcard(key) == 2  # a full key records no more
 
 
 def test_while_redis_does_not_answer_each_node_counts_on_its_own() -> None:
@@ -75,21 +77,34 @@ def test_while_redis_does_not_answer_each_node_counts_on_its_own() -> None:
     assert limiter.over("ip:1")
 
 
-def test_with_a_redis_bus_a_login_guesser_is_refused_on_every_node(client: redis.Redis) -> None:
-    """The (name, address) count and the per-name slow-down hold across two runtimes."""
+def test_with_a_redis_bus_a_login_guesser_is_refused_on_every_node(
+    client: redis.Redis, database_url: str
+) -> None:
+    """The (name, address) count and the per-name slow-down hold across two runtimes, each
+    with its own connection to one database; no username sits in Redis in clear."""
     clock = FakeClock()
-    store = MemoryStore()
-    settings = Settings(bus_url=REDIS_URL, failed_logins_per_minute=2)
+    settings = Settings(database_url=database_url, bus_url=REDIS_URL, failed_logins_per_minute=2)
     fast = PasswordHasher.fast_for_tests()
-    nodes = [Runtime.build(settings, store=store, clock=clock, passwords=fast) for _ in range(2)]
-    username = f"u{secrets.token_hex(4)}"
-    make_user(nodes[0], username)
-    guesser = Actor("anonymous", "203.0.113.66", "pytest")
-    for node in nodes:
-        with pytest.raises(LoginFailed):
-            node.sessions.login(username, "wrong password!", guesser)
-    with pytest.raises(RateLimited):
-        nodes[1].sessions.login(username, DEFAULT_PASSWORD, guesser)
-    assert nodes[0].sessions.slowdown(username) == 1.0
-    owner = Actor("anonymous", "192.0.2.10", "pytest")
-    assert nodes[1].sessions.login(username, DEFAULT_PASSWORD, owner).session.user_id
+    nodes = [
+        Runtime.build(settings, store=SqlStore(database_url), clock=clock, passwords=fast)
+        for _ in range(2)
+    ]
+    try:
+        nodes[0].migrate()
+        username = f"u{secrets.token_hex(4)}"
+        make_user(nodes[0], username)
+        guesser = Actor("anonymous", "203.0.113.66", "pytest")
+        for node in nodes:
+            with pytest.raises(LoginFailed):
+                node.sessions.login(username, "wrong password!", guesser)
+        with pytest.raises(RateLimited):
+            nodes[1].sessions.login(username, DEFAULT_PASSWORD, guesser)
+        assert nodes[0].sessions.slowdown(username) == 1.0
+        owner = Actor("anonymous", "192.0.2.10", "pytest")
+        assert nodes[1].sessions.login(username, DEFAULT_PASSWORD, owner).session.user_id
+        assert not [
+            key for key in client.scan_iter("tokenward:limit:*") if username.encode() in key
+        ]
+    finally:
+        for node in nodes:
+            node.close()

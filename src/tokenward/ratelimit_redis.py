@@ -8,6 +8,7 @@ limit is there to slow guessers, and an unreachable Redis must not refuse the ho
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import secrets
@@ -89,7 +90,7 @@ class RedisFailureLimiter(FailureLimiter):
             f"{now}:{secrets.token_hex(4)}",
         ]
         try:
-            count, oldest = self._script(keys=[f"{_PREFIX}{self.name}:{key}"], args=args)
+            count, oldest = self._script(keys=[_redis_key(self.name, key)], args=args)
         except redis.RedisError as error:
             if not self._failing:
                 log.warning("failure limits: Redis unavailable (%s); counting on this node", error)
@@ -99,3 +100,9 @@ class RedisFailureLimiter(FailureLimiter):
             log.info("failure limits: Redis answers again; counting across nodes")
         self._failing = False
         return int(count), float(oldest)
+
+
+def _redis_key(limiter: str, key: str) -> str:
+    """The Redis key of ``key``: its SHA-256, so the usernames and addresses the limits count
+    (a password typed as a username among them) never sit in clear in a Redis every node reads."""
+    return f"{_PREFIX}{limiter}:{hashlib.sha256(key.encode()).hexdigest()}"

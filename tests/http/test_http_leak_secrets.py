@@ -3,9 +3,11 @@ event and both audit exports (JSON and NDJSON) are scanned for every secret the 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from admin_support import admin_key, bearer, check_invalid_token, events
 from starlette.testclient import TestClient
 
@@ -20,8 +22,13 @@ DEPLOY_PASSWORD = "deploy-hook-password-7"
 
 
 def test_a_report_with_tokens_and_passwords_in_its_source_keeps_none_of_them(
-    client: TestClient, runtime: Runtime, database_url: str, problem: ProblemCheck
+    client: TestClient,
+    runtime: Runtime,
+    database_url: str,
+    problem: ProblemCheck,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # every record any logger writes during the report
     alice = runtime.accounts.create_user("alice", ALICE_PASSWORD, is_admin=True, by=TEST_ACTOR)
     listed, pasted = make_token(runtime, alice, "listed"), make_token(runtime, alice, "pasted")
     pasted_key, auditor = admin_key(runtime, alice), admin_key(runtime, alice, label="audit")
@@ -59,8 +66,10 @@ def test_a_report_with_tokens_and_passwords_in_its_source_keeps_none_of_them(
         DEPLOY_PASSWORD,
     ]
     stored = stored_bytes(database_url)
-    logged = "\n".join(repr(event) for event in events(runtime))
+    audited = "\n".join(repr(event) for event in events(runtime))
+    assert caplog.records  # the logs were captured (the report is logged), so this checks them
     for secret in secrets:
         assert secret.encode() not in stored, secret
-        assert secret not in logged, secret
+        assert secret not in audited, secret
+        assert secret not in caplog.text, secret
         assert all(secret not in export for export in exports), secret

@@ -32,10 +32,11 @@ def fresh_api(
     count = itertools.count()
 
     def database() -> str:
-        if _postgres_schema is None or request.param == "sqlite":
+        if request.param == "sqlite":
             folder = tmp_path / f"example-{next(count)}"
             folder.mkdir()
             return sqlite_copy(_sqlite_template, folder)
+        assert _postgres_schema is not None  # required above: never SQLite in its place
         _postgres_schema.empty()
         return _postgres_schema.url
 

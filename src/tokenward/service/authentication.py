@@ -74,7 +74,7 @@ class Presented:
 
     method: str
     path: str
-    headers: Headers
+    headers: Headers = dataclasses.field(repr=False)  # they carry the credentials
     query_string: bytes
     client: Client
     session_cookie: str = SESSION_COOKIE
