@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
 
 from tokenward.domain import errors
-from tokenward.domain.answers import Answer, with_header
+from tokenward.domain.answers import Answer, invalid_token, with_header
 from tokenward.domain.credentials import presented_token
 from tokenward.domain.errors import (
     AuthenticationRequired,
@@ -103,7 +104,7 @@ def test_tokens_glued_together_are_redacted_whole_in_an_answer() -> None:
 
 
 def test_an_answer_sends_itself_through_asgi_and_a_header_can_be_added() -> None:
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def send(message: Any) -> None:
         sent.append(dict(message))
@@ -143,3 +144,18 @@ def test_the_credential_decision(
             presented_token(headers, query)
     else:
         assert presented_token(headers, query) == decided
+
+
+def test_an_answer_sent_over_asgi_is_framed_by_its_length() -> None:
+    """Without Content-Length the server would fall back to chunked encoding for every refusal,
+    which simple keep-alive clients cannot read."""
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    answer = invalid_token(None)
+    asyncio.run(answer.send(send))
+    headers = dict(sent[0]["headers"])
+    assert headers[b"content-length"] == str(len(answer.body)).encode()
+    assert sent[1]["body"] == answer.body

@@ -58,6 +58,9 @@ class Answer(NamedTuple):
     async def send(self, send: Send) -> None:
         """Send this answer through an ASGI ``send``."""
         raw = [(key.encode("latin-1"), value.encode("latin-1")) for key, value in self.headers]
+        # Framed by its length, as every other answer is: without it the server falls back to
+        # chunked encoding, which simple clients (and keep-alive checkers) cannot read.
+        raw.append((b"content-length", str(len(self.body)).encode()))
         await send({"type": "http.response.start", "status": self.status, "headers": raw})
         await send({"type": "http.response.body", "body": self.body})
 
