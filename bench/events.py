@@ -18,22 +18,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import http.client
 import json
 import os
-import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import _servers
 from _fixture import create_minter, mint_tokens_with_ids
-from _postgres import DEFAULT_URL, fresh_schema
+from _postgres import DEFAULT_URL
+from _setup import fresh_database, tokenward_environment
 
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 TARGET_P99_MS = 100.0
@@ -45,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     os.sched_setaffinity(0, {options.client_core})
     with tempfile.TemporaryDirectory(prefix="tw-bench-events-") as scratch:
         work = Path(scratch)
-        with _database(options, work) as url:
+        with fresh_database(
+            options.backend == "sqlite", work, options.postgres_url, "tw_bench_events"
+        ) as url:
             figures = _benchmark(options, work, url)
     _report(figures, options)
     ok = figures["p99_ms"] <= TARGET_P99_MS and figures["delete_ratio"] <= TARGET_DELETE_RATIO
@@ -63,26 +63,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@contextlib.contextmanager
-def _database(options: argparse.Namespace, work: Path) -> Iterator[str]:
-    if options.backend == "sqlite":
-        yield f"sqlite:///{work / 'tokenward.db'}"
-        return
-    with fresh_schema(options.postgres_url, prefix="tw_bench_events") as url:
-        yield url
-
-
-def _environment(url: str, subscribers: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENWARD_")}
-    env["TOKENWARD_DATABASE_URL"] = url
-    env["TOKENWARD_PASSWORD"] = secrets.token_urlsafe(24)
-    env["TOKENWARD_ADMIN_PASSWORD"] = secrets.token_urlsafe(24)
-    env["TOKENWARD_EVENTS_PER_KEY"] = str(max(subscribers, 1))
-    return env
-
-
 def _benchmark(options: argparse.Namespace, work: Path, url: str) -> dict[str, float]:
-    env = _environment(url, options.subscribers)
+    env = tokenward_environment(url, events_per_key=str(max(options.subscribers, 1)))
     port = _servers.free_port()
     base = f"http://{_servers.HOST}:{port}"
     with _servers.running(

@@ -23,7 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import _nginx
@@ -31,6 +31,7 @@ import _servers
 import _wrk
 from _cpu import cpu_seconds, machine_busy_seconds
 from _fixture import FixtureError, create_minter, mint_tokens
+from _setup import bounded
 
 LUA = Path(__file__).parent / "rotate_tokens.lua"
 PATH = "/projects"
@@ -76,28 +77,18 @@ def main(argv: list[str] | None = None) -> int:
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     add = parser.add_argument
-    add("--duration", type=_bounded(1, 120), default=10, help="seconds per throughput run (10)")
-    add("--latency-duration", type=_bounded(1, 120), default=5, help="seconds per latency run (5)")
-    add("--warmup", type=_bounded(0, 60), default=3, help="warm-up seconds per target (3)")
-    add("--rounds", type=_bounded(1, 10), default=3, help="bare/gateway pairs (3)")
-    add("--connections", type=_bounded(1, 1024), default=32, help="wrk connections (32)")
-    add("--tokens", type=_bounded(1, 10_000), default=100, help="valid tokens to rotate (100)")
-    add("--nginx-core", type=_bounded(0, 1023), default=0, help="CPU for nginx and wrk (0)")
-    add("--tokenward-core", type=_bounded(0, 1023), default=1, help="CPU for tokenward (1)")
+    add("--duration", type=bounded(1, 120), default=10, help="seconds per throughput run (10)")
+    add("--latency-duration", type=bounded(1, 120), default=5, help="seconds per latency run (5)")
+    add("--warmup", type=bounded(0, 60), default=3, help="warm-up seconds per target (3)")
+    add("--rounds", type=bounded(1, 10), default=3, help="bare/gateway pairs (3)")
+    add("--connections", type=bounded(1, 1024), default=32, help="wrk connections (32)")
+    add("--tokens", type=bounded(1, 10_000), default=100, help="valid tokens to rotate (100)")
+    add("--nginx-core", type=bounded(0, 1023), default=0, help="CPU for nginx and wrk (0)")
+    add("--tokenward-core", type=bounded(0, 1023), default=1, help="CPU for tokenward (1)")
     options = parser.parse_args(argv)
     if options.nginx_core == options.tokenward_core:
         parser.error("--nginx-core and --tokenward-core must differ")
     return options
-
-
-def _bounded(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        value = int(raw)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
-        return value
-
-    return parse
 
 
 def _benchmark(

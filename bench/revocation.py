@@ -16,21 +16,21 @@ import dataclasses
 import http.client
 import json
 import os
-import secrets
 import select
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import _servers
 from _cpu import cpu_seconds, machine_busy_seconds
 from _fixture import FixtureError, create_minter, mint_tokens_with_ids
-from _postgres import DEFAULT_URL, PostgresError, fresh_schema
+from _postgres import DEFAULT_URL, PostgresError
 from _report import percentiles_ms
+from _setup import bounded, fresh_database, tokenward_environment
 
 HERE = Path(__file__).parent
 BUSES = ("notify", "redis", "poll-sqlite")
@@ -99,11 +99,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="notify (PostgreSQL LISTEN/NOTIFY), redis (PostgreSQL store, Redis pub/sub), "
         "poll-sqlite (one SQLite file, log polling), all; repeatable (default: notify, redis)",
     )
-    add("--tokens", type=_bounded(1, 10_000), default=200, help="tokens to revoke (200)")
-    add("--interval-ms", type=_bounded(1, 10_000), default=25, help="between revokes (25)")
+    add("--tokens", type=bounded(1, 10_000), default=200, help="tokens to revoke (200)")
+    add("--interval-ms", type=bounded(1, 10_000), default=25, help="between revokes (25)")
     add(
         "--max-staleness-ms",
-        type=_bounded(1, 60_000),
+        type=bounded(1, 60_000),
         default=1000,
         help="TOKENWARD_MAX_STALENESS_MS of the nodes, the bound checked (1000)",
     )
@@ -115,23 +115,15 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return options
 
 
-def _bounded(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        value = int(raw)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
-        return value
-
-    return parse
-
-
 # -- one run -----------------------------------------------------------------------------------
 
 
 def _benchmark(bus: str, options: argparse.Namespace) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="tokenward-revocation-") as raw,
-        _database(bus, options, Path(raw)) as url,
+        fresh_database(
+            bus == "poll-sqlite", Path(raw), options.postgres_url, "tw_bench_revocation"
+        ) as url,
     ):
         work = Path(raw)
         env = _environment(bus, url, options)
@@ -172,28 +164,13 @@ def _benchmark(bus: str, options: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
-@contextlib.contextmanager
-def _database(bus: str, options: argparse.Namespace, work: Path) -> Iterator[str]:
-    if bus == "poll-sqlite":
-        yield f"sqlite:///{work / 'tokenward.db'}"
-        return
-    with fresh_schema(options.postgres_url, prefix="tw_bench_revocation") as url:
-        yield url
-
-
 def _environment(bus: str, url: str, options: argparse.Namespace) -> dict[str, str]:
-    """The environment of every tokenward command: the fresh database, known passwords, the
-    bus, the bound, and no ``TOKENWARD_*`` setting inherited from the caller's shell."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENWARD_")}
-    env["TOKENWARD_DATABASE_URL"] = url
-    env["TOKENWARD_PASSWORD"] = secrets.token_urlsafe(24)
-    env["TOKENWARD_ADMIN_PASSWORD"] = secrets.token_urlsafe(24)
-    env["TOKENWARD_MAX_STALENESS_MS"] = str(options.max_staleness_ms)
-    # The checker is one address answered thousands of 401s: no failed-auth limit (429).
-    env["TOKENWARD_FAILED_AUTH_PER_MINUTE"] = "0"
+    """The bound, the bus, and no failed-auth limit: the checker is one address answered
+    thousands of 401s."""
+    settings = {"max_staleness_ms": str(options.max_staleness_ms), "failed_auth_per_minute": "0"}
     if bus == "redis":
-        env["TOKENWARD_BUS_URL"] = options.redis_url
-    return env
+        settings["bus_url"] = options.redis_url
+    return tokenward_environment(url, **settings)
 
 
 @contextlib.contextmanager

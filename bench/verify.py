@@ -14,22 +14,21 @@ import argparse
 import contextlib
 import dataclasses
 import http.client
-import os
-import secrets
 import shutil
 import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import _servers
 import _wrk
 from _cpu import cpu_seconds
 from _fixture import FixtureError, create_minter, mint_tokens
-from _postgres import DEFAULT_URL, PostgresError, fresh_schema
+from _postgres import DEFAULT_URL, PostgresError
 from _report import Run, percentiles_ms, report
+from _setup import bounded, fresh_database, tokenward_environment
 
 HERE = Path(__file__).parent
 LUA = HERE / "rotate_tokens.lua"
@@ -72,13 +71,13 @@ def main(argv: list[str] | None = None) -> int:
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     add = parser.add_argument
-    add("--duration", type=_bounded(1, 120), default=10, help="seconds per run (10)")
-    add("--warmup", type=_bounded(0, 60), default=3, help="warm-up seconds per server (3)")
-    add("--rounds", type=_bounded(1, 10), default=3, help="baseline/tokenward pairs (3)")
-    add("--connections", type=_bounded(1, 1024), default=32, help="wrk connections (32)")
-    add("--tokens", type=_bounded(1, 10_000), default=100, help="valid tokens to rotate (100)")
-    add("--server-core", type=_bounded(0, 1023), default=0, help="CPU for both servers (0)")
-    add("--wrk-core", type=_bounded(0, 1023), default=1, help="CPU for wrk (1)")
+    add("--duration", type=bounded(1, 120), default=10, help="seconds per run (10)")
+    add("--warmup", type=bounded(0, 60), default=3, help="warm-up seconds per server (3)")
+    add("--rounds", type=bounded(1, 10), default=3, help="baseline/tokenward pairs (3)")
+    add("--connections", type=bounded(1, 1024), default=32, help="wrk connections (32)")
+    add("--tokens", type=bounded(1, 10_000), default=100, help="valid tokens to rotate (100)")
+    add("--server-core", type=bounded(0, 1023), default=0, help="CPU for both servers (0)")
+    add("--wrk-core", type=bounded(0, 1023), default=1, help="CPU for wrk (1)")
     add(
         "--backend",
         choices=("sqlite", "postgresql"),
@@ -88,7 +87,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     add("--postgres-url", default=DEFAULT_URL, help=f"database for the schema ({DEFAULT_URL})")
     add(
         "--miss-tokens",
-        type=_bounded(0, 10_000),
+        type=bounded(0, 10_000),
         default=200,
         help="new tokens verified once (cache miss) then again (hit) before the load; 0: skip",
     )
@@ -98,24 +97,16 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return options
 
 
-def _bounded(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        value = int(raw)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
-        return value
-
-    return parse
-
-
 def _benchmark(options: argparse.Namespace) -> tuple[list[dict[str, Run]], dict[str, object]]:
     _require_tools()
     with (
         tempfile.TemporaryDirectory(prefix="tokenward-bench-") as raw,
-        _database(options, Path(raw)) as url,
+        fresh_database(
+            options.backend == "sqlite", Path(raw), options.postgres_url, "tw_bench_verify"
+        ) as url,
     ):
         work = Path(raw)
-        env = _environment(url)
+        env = tokenward_environment(url)
         where = "SQLite database" if options.backend == "sqlite" else "PostgreSQL schema"
         print(
             f"bench: fresh {where}, files in {work}; user and minting token via the CLI",
@@ -149,26 +140,6 @@ def _report_writes(
         f"{int(served):,} requests ({writes / max(served, 1):.6f} a request)",
         flush=True,
     )
-
-
-@contextlib.contextmanager
-def _database(options: argparse.Namespace, work: Path) -> Iterator[str]:
-    if options.backend == "sqlite":
-        yield f"sqlite:///{work / 'tokenward.db'}"
-        return
-    with fresh_schema(options.postgres_url, prefix="tw_bench_verify") as url:
-        yield url
-
-
-def _environment(url: str) -> dict[str, str]:
-    """The environment of every tokenward command: the fresh database, known passwords, and
-    no ``TOKENWARD_*`` setting inherited from the caller's shell (so on PostgreSQL the nodes
-    follow the event log by LISTEN/NOTIFY, the default)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENWARD_")}
-    env["TOKENWARD_DATABASE_URL"] = url
-    env["TOKENWARD_PASSWORD"] = secrets.token_urlsafe(24)
-    env["TOKENWARD_ADMIN_PASSWORD"] = secrets.token_urlsafe(24)
-    return env
 
 
 def _require_tools() -> None:
