@@ -1,4 +1,4 @@
-"""A cap on request bodies in front of every route, as plain ASGI middleware.
+"""A cap on request bodies in front of every route (the front door asks it first).
 
 Without it a JSON body is read whole before it is validated, so four concurrent 50 MB posts to
 an anonymous endpoint cost the node most of a gigabyte. A ``Content-Length`` over the cap is
@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenward.domain.answers import Answer, problem
 
-__all__ = ["BodyLimitMiddleware", "too_large"]
+__all__ = ["BodyCap", "too_large"]
 
 
 def too_large(limit: int) -> Answer:
@@ -27,25 +27,14 @@ def too_large(limit: int) -> Answer:
 _CLOSE = (("connection", "close"),)
 
 
-class BodyLimitMiddleware:
-    """Refuses a request body longer than ``limit`` bytes with 413, before the app reads it."""
+class BodyCap:
+    """Refuses a request body longer than ``limit`` bytes with 413, before ``app`` reads it
+    (the front door asks :meth:`has_body` first, and runs :meth:`counted` when there is one)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
         self.answer = too_large(limit)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        body = self.has_body(scope)
-        if body is None:
-            await self.answer.send(send)
-        elif body:
-            await self.counted(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)  # no body (HTTP/1.1 framing): nothing to count
 
     async def counted(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``app`` with the body counted as it streams (a declared length within the cap, or a
@@ -63,7 +52,7 @@ class BodyLimitMiddleware:
 class _Counted:
     """One request whose body is counted as the app reads it."""
 
-    def __init__(self, limit: BodyLimitMiddleware, receive: Receive, send: Send) -> None:
+    def __init__(self, limit: BodyCap, receive: Receive, send: Send) -> None:
         self.limit = limit
         self.receive = receive
         self.send = send

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tokenward.http.bodies import BodyLimitMiddleware
-from tokenward.http.proxies import ProxyHeadersMiddleware
+from tokenward.http.bodies import BodyCap
+from tokenward.http.proxies import TrustedProxies
 from tokenward.settings import Settings
 
 __all__ = ["FrontDoor"]
@@ -26,8 +26,8 @@ class FrontDoor:
     def __init__(self, app: ASGIApp, settings: Settings, own: Mapping[str, ASGIApp]) -> None:
         self.app = app
         self.own = dict(own)
-        self.proxies = ProxyHeadersMiddleware(app, settings.trusted_proxies)
-        self.bodies = BodyLimitMiddleware(app, settings.max_body_bytes)
+        self.proxies = TrustedProxies(settings.trusted_proxies)
+        self.bodies = BodyCap(app, settings.max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -1,4 +1,4 @@
-"""The client's address and scheme behind trusted reverse proxies, as plain ASGI middleware.
+"""The client's address and scheme behind trusted reverse proxies, for the front door.
 
 ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed only from a peer in
 ``TOKENWARD_TRUSTED_PROXIES``; by default no peer is trusted, loopback included, so a client
@@ -18,31 +18,24 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Sequence
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from tokenward.domain.addresses import Network
 from tokenward.domain.answers import with_header
 
-__all__ = ["HSTS", "ProxyHeadersMiddleware", "forwarded_client"]
+__all__ = ["HSTS", "TrustedProxies", "forwarded_client"]
 
 HSTS = (b"strict-transport-security", b"max-age=31536000")  # a year; no includeSubDomains
 _SCHEMES = {"http": "http", "https": "https"}
 _CACHE_LIMIT = 4096  # peers remembered as trusted or not
 
 
-class ProxyHeadersMiddleware:
+class TrustedProxies:
     """Believes ``X-Forwarded-*`` from ``trusted`` peers only; adds HSTS over HTTPS."""
 
-    def __init__(self, app: ASGIApp, trusted: Sequence[Network]) -> None:
-        self.app = app
+    def __init__(self, trusted: Sequence[Network]) -> None:
         self.trusted = tuple(trusted)
         self._known: dict[str, bool] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        await self.app(scope, receive, self.believe(scope, send))
 
     def believe(self, scope: Scope, send: Send) -> Send:
         """Rewrites ``scope``'s client and scheme as a trusted peer tells them; ``send``, with
