@@ -95,3 +95,14 @@ def test_complete_requests_on_a_kept_alive_connection_are_served(port: int) -> N
         assert conn.getresponse().status == 200
     finally:
         conn.close()
+
+
+def test_the_next_request_on_a_kept_alive_connection_has_the_deadline_too(port: int) -> None:
+    """A request that arrived whole arms no timer; the next one, whose headers drip in after
+    it, is held to the deadline from its first byte."""
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b" 200 " in conn.recv(4096).split(b"\r\n", 1)[0]
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        waited = _closed_within(conn, DEADLINE + 3, drip=b"X-Slow: 1\r\n")
+    assert waited is not None and DEADLINE - 0.3 <= waited < DEADLINE + 1

@@ -37,21 +37,28 @@ class _HeaderDeadline:
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
-        self._arm()
+        self._arm(self.cycle)
 
     def data_received(self, data: bytes) -> None:
-        if self._deadline is None and (self.cycle is None or self.cycle.response_complete):
-            self._arm()  # the first bytes of the next request on a kept-alive connection
+        if self._deadline is not None:  # a request's headers are still coming
+            super().data_received(data)  # type: ignore[misc]
+            if self.cycle is not self._waiting_for:
+                self._disarm()  # the headers are complete: a request cycle began
+            return
+        idle, before = self.cycle is None or self.cycle.response_complete, self.cycle
         super().data_received(data)  # type: ignore[misc]
-        if self._deadline is not None and self.cycle is not self._waiting_for:
-            self._disarm()  # the headers are complete: a request cycle began
+        if idle and self.cycle is before:
+            # The first bytes of the next request on a kept-alive connection, and its
+            # headers are not complete yet. (A request that arrives whole, as nearly all
+            # do, never arms a timer: no timer per request on the hot path.)
+            self._arm(before)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)  # type: ignore[misc]
 
-    def _arm(self) -> None:
-        self._waiting_for = self.cycle
+    def _arm(self, waiting_for: Any) -> None:
+        self._waiting_for = waiting_for
         loop = asyncio.get_running_loop()
         self._deadline = loop.call_later(header_timeout(), self._too_slow)
 
