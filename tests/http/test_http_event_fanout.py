@@ -15,6 +15,7 @@ import pytest
 from event_streams import introspect_key, served
 
 from tokenward.domain.model import Actor
+from tokenward.http import broadcast
 from tokenward.http.broadcast import MAX_PENDING, Subscriber
 from tokenward.runtime import Runtime
 from tokenward.testing import make_token, make_user
@@ -85,6 +86,33 @@ def test_every_subscriber_gets_a_revocation_within_the_bound(
     )
     assert len(delays) == SUBSCRIBERS
     assert max(delays) < runtime.settings.max_staleness.total_seconds()
+
+
+def test_a_revocation_wakes_the_broadcaster_at_once_not_at_its_next_look(
+    base_url: str, runtime: Runtime, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node applying the event wakes the broadcaster: with its periodic look pushed out to
+    a minute, the revocation still arrives at once."""
+    monkeypatch.setattr(broadcast, "TICK", 60.0)
+    alice = make_user(runtime)
+    created = make_token(runtime, alice)
+
+    async def scenario() -> float:
+        where = urlsplit(base_url)
+        reader, writer = await asyncio.open_connection(where.hostname, where.port)
+        request = f"GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\r\n"
+        writer.write(request.encode())
+        assert b" 200 " in await reader.readline()
+        await asyncio.sleep(0.2)  # the broadcaster has looked once and is napping
+        started = time.monotonic()
+        await asyncio.to_thread(
+            runtime.tokens.revoke, created.record.id, by=ADMIN, owner_id=alice.id
+        )
+        arrived = await _until(reader, b"event: token.revoked\n")
+        writer.close()
+        return arrived - started
+
+    assert asyncio.run(scenario()) < 1.0
 
 
 async def _status_of_one_more(base_url: str, key: str) -> bytes:

@@ -1,5 +1,8 @@
 """One reader of the event log per node, fanned out to every ``GET /v1/events`` subscriber.
 
+The broadcaster is woken the moment this node applies new events (the feed calls it from the
+thread that applied them), and looks at least every ``TICK`` otherwise, for heartbeats.
+
 The broadcaster reads each new event from the log once, encodes it once, and appends the same
 bytes to every subscriber's pending buffer; each subscriber's own task sends what is pending in
 one write. Heartbeats are shared alike. So a revocation costs one store read and N buffer
@@ -14,6 +17,7 @@ stops holding memory on this node.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,8 +30,9 @@ from tokenward.propagation.feed import EventFeed
 
 __all__ = ["Broadcaster", "Subscriber", "encode"]
 
-TICK = 0.01  # seconds between looks at this node's watermark (no I/O when nothing is new)
+TICK = 0.01  # seconds between looks at the watermark and the clock, unless woken sooner
 MAX_PENDING = 256 * 1024  # bytes a subscriber may have waiting before it is dropped
+BATCH = 64  # subscribers offered a chunk before the rest of the node gets a turn
 
 Reader = Callable[[Callable[[int], list[Event]], int], Awaitable[list[Event]]]
 Payload = Callable[[Event], dict[str, Any] | None]
@@ -89,6 +94,8 @@ class Broadcaster:
         self._subscribers: set[Subscriber] = set()
         self._keys: Counter[str] = Counter()
         self._task: asyncio.Task[None] | None = None
+        self._nap: asyncio.Future[None] | None = None
+        self._poke: Callable[[], None] | None = None
 
     @property
     def subscribers(self) -> int:
@@ -101,6 +108,8 @@ class Broadcaster:
         if self._task is None or self._task.done():
             self.cursor = self.feed.applied_seq  # nobody was following: start from here
             self._task = asyncio.get_running_loop().create_task(self._run())
+            self._poke = _poker(asyncio.get_running_loop(), self._woken)
+            self.feed.listen(self._poke)
         subscriber = Subscriber(key, after)
         subscriber.ended = self._draining()
         self._subscribers.add(subscriber)
@@ -116,16 +125,35 @@ class Broadcaster:
 
     async def _run(self) -> None:
         quiet_since = asyncio.get_running_loop().time()
-        while self._subscribers:
-            if self._draining():
-                self._end_every_stream()
-            if self.feed.applied_seq > self.cursor and await self._offer_new():
-                continue
-            now = asyncio.get_running_loop().time()
-            if now - quiet_since >= self.feed.heartbeat and self._may_vouch():
-                self._offer_heartbeat()
-                quiet_since = now
-            await asyncio.sleep(TICK)
+        try:
+            while self._subscribers:
+                if self._draining():
+                    self._end_every_stream()
+                if self.feed.applied_seq > self.cursor and await self._offer_new():
+                    continue
+                now = asyncio.get_running_loop().time()
+                if now - quiet_since >= self.feed.heartbeat and self._may_vouch():
+                    await self._offer_heartbeat()
+                    quiet_since = now
+                await self._sleep(TICK)
+        finally:
+            if self._poke is not None:
+                self.feed.unlisten(self._poke)
+
+    async def _sleep(self, seconds: float) -> None:
+        """``seconds``, or less if the node applies new events meanwhile."""
+        loop = asyncio.get_running_loop()
+        self._nap = nap = loop.create_future()
+        timer = loop.call_later(seconds, _settle, nap)
+        try:
+            await nap
+        finally:
+            timer.cancel()
+            self._nap = None
+
+    def _woken(self) -> None:
+        if self._nap is not None:
+            _settle(self._nap)
 
     async def _offer_new(self) -> bool:
         """Reads the log after the cursor once and offers each event; whether any came. A log
@@ -135,10 +163,12 @@ class Broadcaster:
         except StoreUnavailable:
             return False
         for event in events:
+            # The cursor moves first: a stream that starts while this event is being offered
+            # replays up to the cursor, so it gets the event either way, and once.
+            self.cursor = max(self.cursor, event.seq or 0)
             data = self._payload(event)
             if data is not None:
-                self._offer(event.seq, encode(event.seq, event.type, data))
-            self.cursor = max(self.cursor, event.seq or 0)
+                await self._offer(event.seq, encode(event.seq, event.type, data))
         return bool(events)
 
     def _may_vouch(self) -> bool:
@@ -146,15 +176,35 @@ class Broadcaster:
         and every event it applied has been offered."""
         return self.feed.is_fresh() and self.cursor >= self.feed.applied_seq
 
-    def _offer_heartbeat(self) -> None:
+    async def _offer_heartbeat(self) -> None:
         data = {"seq": self.cursor, "lag_ms": round(self.feed.lag() * 1000, 1)}
-        self._offer(None, encode(None, "heartbeat", data))
+        await self._offer(None, encode(None, "heartbeat", data))
 
     def _end_every_stream(self) -> None:
         for subscriber in self._subscribers:
             subscriber.ended = True
             subscriber.wake.set()
 
-    def _offer(self, seq: int | None, chunk: bytes) -> None:
-        for subscriber in tuple(self._subscribers):
+    async def _offer(self, seq: int | None, chunk: bytes) -> None:
+        """``chunk`` to every subscriber, a batch at a time: between batches the node's other
+        work runs (the revoking request's own answer, other requests), so a fan-out to
+        thousands of streams does not hold the node for the whole of its writes."""
+        for count, subscriber in enumerate(tuple(self._subscribers), 1):
             subscriber.offer(seq, chunk)
+            if count % BATCH == 0:
+                await asyncio.sleep(0)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _poker(loop: asyncio.AbstractEventLoop, woken: Callable[[], None]) -> Callable[[], None]:
+    """``woken``, run on ``loop``, callable from any thread (a loop closed meanwhile: no-op)."""
+
+    def poke() -> None:
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(woken)
+
+    return poke

@@ -119,8 +119,10 @@ async def _stream(
     over), then what the broadcaster offers. A log that cannot be read, or the node draining
     (SIGTERM), ends the stream: the client reconnects, through the load balancer, with
     ``Last-Event-ID``, so a restart does not wait out every subscriber."""
+    start, until = subscriber.after, broadcaster.cursor
+    subscriber.after = max(start, until)  # the replay's; the broadcaster offers what is newer
     try:
-        await _replay(subscriber.after, broadcaster.cursor, authenticator, broadcaster.feed, send)
+        await _replay(start, until, authenticator, broadcaster.feed, send)
     except StoreUnavailable:
         return
     while not subscriber.ended:

@@ -49,6 +49,7 @@ class GuardedCache(Generic[V]):
         self._entries: OrderedDict[str, V] = OrderedDict()
         self._by_user: dict[str, set[str]] = {}
         self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
 
     # -- the verify path -------------------------------------------------------------------
 
@@ -95,8 +96,9 @@ class GuardedCache(Generic[V]):
     def apply(self, events: Iterable[Event], read_started: float | None) -> None:
         """Apply events read from the log by a read that started at ``read_started``
         (monotonic): evict what they invalidate, then confirm freshness as of that start
-        (``None``: evict only, confirm nothing)."""
+        (``None``: evict only, confirm nothing). Listeners hear of a new ``applied_seq``."""
         with self._lock:
+            before = self.applied_seq
             for event in events:
                 if self._evict_for(event):
                     self._generation += 1
@@ -105,6 +107,19 @@ class GuardedCache(Generic[V]):
                 # Reads may finish out of order (the follower's and a committer's): keep the
                 # newest confirmation.
                 self.confirmed_at = max(self.confirmed_at or read_started, read_started)
+            advanced = self.applied_seq > before
+        if advanced:
+            for listener in tuple(self._listeners):
+                listener()
+
+    def listen(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (from whichever thread applied them) when new events were
+        applied; it must return at once."""
+        self._listeners.append(listener)
+
+    def unlisten(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def refuse_pending_fills(self) -> None:
         """Make every fill whose read began before now fail: for a feed that (re)starts and

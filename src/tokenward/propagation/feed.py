@@ -3,6 +3,7 @@ and freshness the node has confirmed, and the log after a point."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from tokenward.domain.model import Event
@@ -37,6 +38,13 @@ class EventFeed:
     def lag(self) -> float:
         """Seconds since this node last confirmed its freshness (0 if never)."""
         return self._cache.lag() or 0.0
+
+    def listen(self, listener: Callable[[], None]) -> None:
+        """Call ``listener``, from any thread, when this node applies new events."""
+        self._cache.listen(listener)
+
+    def unlisten(self, listener: Callable[[], None]) -> None:
+        self._cache.unlisten(listener)
 
     def after(self, seq: int) -> list[Event]:
         """The log's events after ``seq``, oldest first, a page at a time (a store read)."""
