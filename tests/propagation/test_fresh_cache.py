@@ -93,3 +93,20 @@ def test_lag_reports_seconds_since_the_last_confirmation() -> None:
     cache.apply([], clock())
     clock.value += 0.25
     assert cache.lag() == 0.25
+
+
+def test_listeners_hear_of_newly_applied_events_only_until_they_stop_listening() -> None:
+    cache, clock = _cache()
+    heard: list[int] = []
+
+    def listener() -> None:
+        heard.append(cache.applied_seq)
+
+    cache.listen(listener)
+    cache.apply([], clock())  # a confirmation with nothing new: nothing to hear
+    cache.apply([_revoked("d1", 5)], clock())
+    cache.apply([_revoked("d1", 5)], clock())  # read again: not new
+    cache.apply([_revoked("d2", 7)], None)
+    cache.unlisten(listener)
+    cache.apply([_revoked("d3", 9)], clock())
+    assert heard == [5, 7]

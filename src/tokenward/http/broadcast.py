@@ -1,7 +1,9 @@
 """One reader of the event log per node, fanned out to every ``GET /v1/events`` subscriber.
 
-The broadcaster is woken the moment this node applies new events (the feed calls it from the
-thread that applied them), and looks at least every ``TICK`` otherwise, for heartbeats.
+The broadcaster is woken when this node applies new events (the feed calls it from the
+thread that applied them) and reads ``SETTLE`` later, so the request that made the change
+answers before the fan-out takes the event loop; otherwise it looks every ``TICK``, for
+heartbeats.
 
 The broadcaster reads each new event from the log once, encodes it once, and appends the same
 bytes to every subscriber's pending buffer; each subscriber's own task sends what is pending in
@@ -32,6 +34,7 @@ __all__ = ["Broadcaster", "Subscriber", "encode"]
 
 TICK = 0.01  # seconds between looks at the watermark and the clock, unless woken sooner
 MAX_PENDING = 256 * 1024  # bytes a subscriber may have waiting before it is dropped
+SETTLE = 0.003  # seconds between being woken and reading: the change's own request answers first
 BATCH = 64  # subscribers offered a chunk before the rest of the node gets a turn
 
 Reader = Callable[[Callable[[int], list[Event]], int], Awaitable[list[Event]]]
@@ -153,7 +156,7 @@ class Broadcaster:
 
     def _woken(self) -> None:
         if self._nap is not None:
-            _settle(self._nap)
+            asyncio.get_running_loop().call_later(SETTLE, _settle, self._nap)
 
     async def _offer_new(self) -> bool:
         """Reads the log after the cursor once and offers each event; whether any came. A log
