@@ -73,19 +73,21 @@ class GuardedCache(Generic[V]):
         """Read before a store lookup; hand it back to :meth:`fill`."""
         return self._generation
 
-    def fill(self, digest: str, principal: V, generation: int) -> bool:
+    def fill(self, digest: str, principal: V, generation: int) -> V | None:
         """Cache a principal read from the store, unless an event was applied since
-        ``generation`` was read (it may have invalidated what the read saw)."""
+        ``generation`` was read (it may have invalidated what the read saw). Returns the
+        value now cached (equal to ``principal``, sharing what other entries hold), or None
+        if refused."""
         with self._lock:
             if generation != self._generation or not self._fresh():
-                return False
+                return None
             principal = self._shared(principal)
             self._entries[digest] = principal
             self._entries.move_to_end(digest)
             self._by_user.setdefault(self.owner_of(principal), set()).add(digest)
             while len(self._entries) > self.capacity:
                 self._forget(next(iter(self._entries)))
-            return True
+            return principal
 
     def _shared(self, value: V) -> V:
         """``value``, or an equal one that shares what other entries already hold (memory)."""

@@ -86,7 +86,9 @@ class TokenVerifier:
         check_expiry(principal, self.clock.now())
         if token.rotated_from is None or self._started_grace(token):
             # Keyed by the record's own digest (equal, checked above): one string, not two.
-            self.cache.fill(token.digest, principal, generation)
+            # The caller gets the cached object: what the hot path renders for it now is what
+            # it renders on every hit, and the record just read is freed at once.
+            principal = self.cache.fill(token.digest, principal, generation) or principal
         return principal
 
     def _started_grace(self, successor: TokenRecord) -> bool:
