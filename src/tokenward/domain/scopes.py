@@ -17,6 +17,7 @@ __all__ = [
     "BUILTIN_DESCRIPTIONS",
     "DEFAULT_RESOURCE_SCOPES",
     "INTROSPECT",
+    "SCOPE_NAME",
     "TOKENS_READ",
     "TOKENS_WRITE",
     "USER_BUILTIN_SCOPES",
@@ -48,7 +49,8 @@ MAX_DESCRIPTION = 200
 
 # RFC 6749 §3.3 scope-token: printable ASCII without space, '"' or '\'. We are stricter so that
 # a scope reads the same in a URL, a header and a log.
-_SCOPE = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
+SCOPE_NAME = r"[a-z][a-z0-9_.:-]{0,63}"  # the rule as a pattern (the OpenAPI document quotes it)
+_SCOPE = re.compile(SCOPE_NAME)
 
 
 def is_valid_scope_name(name: str) -> bool:

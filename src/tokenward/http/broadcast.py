@@ -109,9 +109,10 @@ class Broadcaster:
         if self._keys[key] >= self.per_key:
             return None
         if self._task is None or self._task.done():
+            loop = asyncio.get_running_loop()
             self.cursor = self.feed.applied_seq  # nobody was following: start from here
-            self._task = asyncio.get_running_loop().create_task(self._run())
-            self._poke = _poker(asyncio.get_running_loop(), self._woken)
+            self._task = loop.create_task(self._run())
+            self._poke = _poker(loop, self._woken)
             self.feed.listen(self._poke)
         subscriber = Subscriber(key, after)
         subscriber.ended = self._draining()

@@ -12,6 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from tokenward.domain.discovery import AUTHORIZATION_SERVER_PATH, PROTECTED_RESOURCE_PATH
 from tokenward.domain.model import EMAIL_MAX, EMAIL_PATTERN, LABEL_MAX, WHITE_SPACE
 from tokenward.domain.policy import ABSOLUTE_MAX_DAYS
+from tokenward.domain.scopes import SCOPE_NAME
 from tokenward.domain.tokens import TokenKind
 from tokenward.http.oauth import MAX_BODY, MAX_FIELDS
 from tokenward.http.oauth import PATHS as OAUTH_PATHS
@@ -99,7 +100,6 @@ _RESOURCE_METADATA = {
 }
 
 
-_SCOPE_NAME = "[a-z][a-z0-9_.:-]{0,63}"  # domain.scopes' rule for a scope's name
 _FORWARD_AUTH: dict[str, Any] = {
     "summary": "For gateways (nginx auth_request, Caddy forward_auth, Traefik forwardAuth): "
     "is the client's Authorization header good enough for this location? Any method; the body "
@@ -110,7 +110,7 @@ _FORWARD_AUTH: dict[str, Any] = {
         {
             "name": "Tokenward-Require-Scope",
             "in": "header",
-            "schema": {"type": "string", "pattern": f"^ *({_SCOPE_NAME}( +{_SCOPE_NAME})*)? *$"},
+            "schema": {"type": "string", "pattern": f"^ *({SCOPE_NAME}( +{SCOPE_NAME})*)? *$"},
         },
         {
             "name": "Tokenward-Require-Token",
