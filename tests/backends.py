@@ -6,8 +6,11 @@ and the skip names the service.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,6 +25,7 @@ from tokenward.store.tables import metadata
 PG_DSN = os.environ.get("TOKENWARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
 _TABLES = ", ".join(t.name for t in metadata.sorted_tables)
+_SCHEMAS = itertools.count()
 
 
 def require_service(name: str, reachable: bool) -> None:
@@ -64,6 +68,19 @@ class PostgresSchema:
     def drop(self) -> None:
         with psycopg.connect(PG_DSN, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {self.name} CASCADE")
+
+
+@contextlib.contextmanager
+def own_postgres_schema(prefix: str) -> Iterator[PostgresSchema]:
+    """A migrated schema of the caller's own in PostgreSQL, dropped afterwards; without
+    PostgreSQL the test is skipped (failed under CI), naming the service."""
+    require_service("PostgreSQL (127.0.0.1:5432)", postgres_reachable())
+    schema = PostgresSchema(f"{prefix}_{os.getpid()}_{next(_SCHEMAS)}")
+    schema.create()
+    try:
+        yield schema
+    finally:
+        schema.drop()
 
 
 def sqlite_copy(template: Path, folder: Path) -> str:

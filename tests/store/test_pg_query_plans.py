@@ -8,7 +8,6 @@ query without a usable index is planned as a Seq Scan and the test fails.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 
-from backends import PostgresSchema, postgres_reachable, require_service
+from backends import own_postgres_schema
 from tokenward.domain.model import TokenStatus
 from tokenward.domain.tokens import TokenKind
 from tokenward.store import SqlStore
@@ -30,14 +29,11 @@ Read = Callable[[Any], object]
 
 @pytest.fixture(scope="module")
 def store() -> Iterator[SqlStore]:
-    require_service("PostgreSQL (127.0.0.1:5432)", postgres_reachable())
-    schema = PostgresSchema(f"tw_plans_{os.getpid()}")
-    schema.create()
-    bulk_rows.load(schema.url, tokens=ROWS, events=ROWS)
-    sql = SqlStore(schema.url)
-    yield sql
-    sql.dispose()
-    schema.drop()
+    with own_postgres_schema("tw_plans") as schema:
+        bulk_rows.load(schema.url, tokens=ROWS, events=ROWS)
+        sql = SqlStore(schema.url)
+        yield sql
+        sql.dispose()
 
 
 def _tokens(**fields: Any) -> Read:

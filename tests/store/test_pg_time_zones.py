@@ -4,7 +4,6 @@ keeps its instant."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -13,7 +12,7 @@ import psycopg
 import pytest
 from alembic import command
 
-from backends import PG_DSN, PostgresSchema, postgres_reachable, require_service
+from backends import PG_DSN, PostgresSchema, own_postgres_schema
 from tokenward.domain.model import TokenRecord, TokenStatus
 from tokenward.passwords import PasswordHasher
 from tokenward.runtime import Runtime
@@ -28,11 +27,8 @@ ZONE = "America/New_York"
 
 @pytest.fixture
 def schema() -> Iterator[PostgresSchema]:
-    require_service("PostgreSQL (127.0.0.1:5432)", postgres_reachable())
-    made = PostgresSchema(f"tw_zones_{os.getpid()}")
-    made.create()
-    yield made
-    made.drop()
+    with own_postgres_schema("tw_zones") as made:
+        yield made
 
 
 def _in_zone(schema: PostgresSchema) -> str:
