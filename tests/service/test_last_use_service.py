@@ -3,12 +3,14 @@ a flush a token, and at stop."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 import sqlalchemy as sa
 
+from tokenward.domain.errors import StoreUnavailable
 from tokenward.runtime import Runtime
+from tokenward.service import usage
 from tokenward.store.base import LastUse
 from tokenward.store.sql import SqlStore
 from tokenward.testing import FakeClock, make_token, make_user
@@ -67,3 +69,46 @@ def test_stop_writes_what_is_pending(runtime: Runtime, clock: FakeClock) -> None
     runtime.usage.seen(token.record.id, ("192.0.2.3", 1))
     runtime.stop()
     assert runtime.tokens.get(None, token.record.id).last_used_from == "192.0.2.3"
+
+
+def test_many_uses_are_written_a_slice_at_a_time(
+    runtime: Runtime, clock: FakeClock, token_writes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flush of many tokens makes one statement per slice, not one for all of them: its
+    transient objects stay small (they fragmented the heap, RSS per cached token)."""
+    monkeypatch.setattr(usage, "BATCH", 3)
+    alice = make_user(runtime)
+    made = [make_token(runtime, alice) for _ in range(7)]
+    token_writes.clear()
+    for n, token in enumerate(made):
+        runtime.usage.seen(token.record.id, (f"192.0.2.{n}", 1))
+    assert runtime.usage.flush() == 7
+    assert len(token_writes) == 3  # 3 + 3 + 1
+    for n, token in enumerate(made):
+        stored = runtime.tokens.get(alice.id, token.record.id)
+        assert (stored.last_used_at, stored.last_used_from) == (clock.now(), f"192.0.2.{n}")
+
+
+def test_a_slice_that_fails_leaves_only_the_unwritten_uses_pending(
+    runtime: Runtime, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(usage, "BATCH", 2)
+    alice = make_user(runtime)
+    made = [make_token(runtime, alice) for _ in range(5)]
+    for token in made:
+        runtime.usage.seen(token.record.id, ("192.0.2.7", 1))
+    write, calls = runtime.store.record_last_used, []
+
+    def second_slice_fails(uses: Sequence[LastUse]) -> None:
+        calls.append(len(uses))
+        if len(calls) == 2:
+            raise StoreUnavailable("the store went away")
+        write(uses)
+
+    monkeypatch.setattr(runtime.store, "record_last_used", second_slice_fails)
+    with pytest.raises(StoreUnavailable):
+        runtime.usage.flush()
+    assert runtime.usage.flush() == 3  # the first slice is not written again
+    assert calls == [2, 2, 2, 1]
+    for token in made:  # nothing lost
+        assert runtime.tokens.get(alice.id, token.record.id).last_used_at == clock.now()
