@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import http.client
 import json
+import math
 import os
 import random
 import secrets
@@ -32,6 +33,7 @@ from _report import percentiles_ms
 
 HERE = Path(__file__).parent
 SIZES = (10_000, 100_000, 1_000_000)
+_MAX_FILL_SECONDS = 1800  # the second cold run: at most half an hour
 
 
 class BenchError(RuntimeError):
@@ -56,6 +58,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     add("--samples", type=int, default=200, help="requests per latency figure (200)")
     add("--cold-tokens", type=int, default=100_000, help="distinct tokens for the cold node")
     add("--cold-seconds", type=int, default=30, help="length of the cold node's load (30)")
+    add("--cache-size", type=int, help="the cold node's TOKENWARD_CACHE_SIZE (its default)")
     add("--connections", type=int, default=32, help="wrk connections for the cold node (32)")
     add("--postgres-url", default=DEFAULT_URL, help=f"database for the schema ({DEFAULT_URL})")
     return parser.parse_args(argv)
@@ -78,6 +81,8 @@ def _benchmark(options: argparse.Namespace) -> tuple[list[dict[str, object]], di
             with _node(work, env, f"node-{size}") as base:
                 rows.append({"tokens": size, **_measure(options, bulk, base, size)})
             print(f"bench: {json.dumps(rows[-1])}", flush=True)
+        if options.cache_size is not None:
+            env = {**env, "TOKENWARD_CACHE_SIZE": str(options.cache_size)}
         with _node(work, env, "cold") as base:
             cold = _cold(options, bulk, base, sizes[-1], work)
     return rows, cold
@@ -181,36 +186,42 @@ def _get(conn: http.client.HTTPConnection, path: str, token: str) -> float:
 def _cold(
     options: argparse.Namespace, bulk: Bulk, base: str, size: int, work: Path
 ) -> dict[str, object]:
-    """A node just started takes wrk load over many distinct tokens, each new to it."""
+    """A node just started takes wrk load over many distinct tokens, each new to it, for
+    ``--cold-seconds``; then the tokens it has not seen yet, until its cache holds them all."""
     live = [n for n in range(size) if is_live(n)]
     chosen = random.Random(1).sample(  # noqa: S311 - not a secret
         live, min(len(live), options.cold_tokens)
     )
     pid = _pid_of(base)
-    half = len(chosen) // 2
     first, second = work / "cold-1.txt", work / "cold-2.txt"
-    first.write_text("".join(f"{bulk.secret(n)}\n" for n in chosen[:half]))
-    second.write_text("".join(f"{bulk.secret(n)}\n" for n in chosen[half:]))
-    cold = _load(options, base, first)
-    # RSS per cached token from the second half: the first paid the one-off costs (threads,
-    # connection pool, buffers) that would otherwise count as the tokens'.
+    first.write_text("".join(f"{bulk.secret(n)}\n" for n in chosen))
+    cold = _load(options, base, first, options.cold_seconds)
+    # RSS per cached token from the second run: the first paid the one-off costs (threads,
+    # connection pool, buffers) that would otherwise count as the tokens'. The first run
+    # presented about as many tokens as it made requests (one wrk thread walks the file); the
+    # second walks the rest, long enough to present each once at the first run's rate, so the
+    # figure is averaged over a cache filled up to its size, not over a slice of it.
+    rest = chosen[int(cold["requests"]) :]
+    second.write_text("".join(f"{bulk.secret(n)}\n" for n in rest))
+    seconds = min(_MAX_FILL_SECONDS, math.ceil(len(rest) / max(float(cold["rps"]), 1.0) * 1.15))
     rss, entries = _rss(pid), _servers.metric(base, "tokenward_cache_entries")
-    warm = _load(options, base, second)
-    added = _servers.metric(base, "tokenward_cache_entries") - entries
+    warm = _load(options, base, second, max(seconds, 1))
+    cached = _servers.metric(base, "tokenward_cache_entries")
     return {
         "distinct tokens": len(chosen),
         "cold": cold,
         "then": warm,
-        "cached": int(_servers.metric(base, "tokenward_cache_entries")),
-        "rss_bytes_per_cached_token": round((_rss(pid) - rss) / max(added, 1)),
+        "cached": int(cached),
+        "rss_bytes_per_cached_token": round((_rss(pid) - rss) / max(cached - entries, 1)),
+        "measured over": f"{int(entries):,} -> {int(cached):,} cached tokens",
     }
 
 
-def _load(options: argparse.Namespace, base: str, tokens: Path) -> dict[str, object]:
+def _load(options: argparse.Namespace, base: str, tokens: Path, seconds: int) -> dict[str, object]:
     result, report = _wrk.run(
         f"{base}/v1/self",
         core=1,
-        duration=options.cold_seconds,
+        duration=seconds,
         connections=options.connections,
         script=HERE / "rotate_tokens.lua",
         script_args=(str(tokens),),
