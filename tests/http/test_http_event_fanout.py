@@ -5,6 +5,7 @@ behind with a last ``resume`` event (it reconnects and replays, so nothing is lo
 from __future__ import annotations
 
 import asyncio
+import itertools
 import statistics
 import time
 from typing import Any
@@ -161,3 +162,66 @@ def test_a_subscriber_that_falls_behind_is_dropped_and_holds_no_memory() -> None
     assert subscriber.wake.is_set()  # its stream wakes to send the final resume event
     subscriber.offer(99, b"after the drop")
     assert subscriber.pending == []
+
+
+class _QuietFeed:
+    """A fresh node with nothing new: only heartbeats go out."""
+
+    heartbeat = 0.25
+    applied_seq = 7
+
+    def is_fresh(self) -> bool:
+        return True
+
+    def lag(self) -> float:
+        return 0.0
+
+    def listen(self, listener: object) -> None:
+        pass
+
+    def unlisten(self, listener: object) -> None:
+        pass
+
+
+async def _never_read(read: Any, after: int) -> list[Any]:
+    raise AssertionError("a quiet node has nothing to read")
+
+
+def test_heartbeats_take_turns_so_no_tick_writes_to_every_stream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each stream gets a heartbeat every ``heartbeat``, but a tick offers it to the streams
+    whose turn it is, not to all: a revocation never waits behind thousands of them."""
+    rounds: list[int] = []
+    offer = broadcast.Broadcaster._offer
+
+    async def counted(self: Any, seq: int | None, chunk: bytes, to: Any = None) -> None:
+        to = list(self._subscribers if to is None else to)
+        rounds.append(len(to))
+        await offer(self, seq, chunk, to)
+
+    monkeypatch.setattr(broadcast.Broadcaster, "_offer", counted)
+
+    async def scenario() -> dict[Subscriber, list[float]]:
+        feed: Any = _QuietFeed()
+        hub = broadcast.Broadcaster(feed, _never_read, lambda event: None, 1_000, lambda: False)
+        streams = [hub.subscribe("tok_key", 7) for _ in range(100)]
+        beats: dict[Subscriber, list[float]] = {s: [] for s in streams if s is not None}
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 0.8
+        while loop.time() < deadline:
+            await asyncio.sleep(0.005)
+            for subscriber, seen in beats.items():
+                if subscriber.pending:
+                    seen += [loop.time()] * subscriber.take().count(b"event: heartbeat")
+        for subscriber in beats:
+            hub.unsubscribe(subscriber)
+        return beats
+
+    beats = asyncio.run(scenario())
+    assert len(beats) == 100
+    for seen in beats.values():  # every stream, about every quarter second
+        assert len(seen) >= 2
+        assert max(b - a for a, b in itertools.pairwise(seen)) < 0.5
+    assert statistics.median(rounds) <= 8  # a tick's turn: 100 streams / 25 turns
+    assert sum(rounds) >= 200
