@@ -65,6 +65,29 @@ def test_a_revocation_event_evicts_the_token_and_a_user_event_every_token_of_the
     assert cache.applied_seq == 2
 
 
+def test_a_user_event_evicts_every_token_of_the_user_however_its_tokens_came_and_went() -> None:
+    """The user index holds a lone digest as itself and a set from the second on: whatever the
+    order of fills and revocations, a user event finds every token left, and nothing stays."""
+    cache, clock = _cache()
+    cache.apply([], clock())
+    g = cache.generation
+    for digest, user in (("d1", "usr_a"), ("d2", "usr_a"), ("d3", "usr_a"), ("d4", "usr_b")):
+        assert cache.fill(digest, _principal(user), g)
+    assert cache.fill("d4", _principal("usr_b"), g)  # the same token again: still one
+    for digest, user in (("d5", "usr_c"), ("d6", "usr_c")):
+        assert cache.fill(digest, _principal(user), g)
+    cache.apply([_revoked("d2", 1), _revoked("d5", 2), _revoked("d6", 3)], clock())
+    g = cache.generation
+    assert cache.fill("d7", _principal("usr_c"), g)  # after its others went
+    users = ("usr_a", "usr_b", "usr_c")
+    cache.apply(
+        [Event("user.deactivated", NOW, "a", u, seq=4 + n) for n, u in enumerate(users)], clock()
+    )
+    assert [cache.get(d) for d in ("d1", "d3", "d4", "d7")] == [None] * 4
+    assert len(cache) == 0
+    assert cache._by_user == {}  # no index left behind
+
+
 def test_a_fill_read_before_an_applied_event_is_dropped() -> None:
     """The interleaving that would resurrect a revoked token: read, revocation applied, fill."""
     cache, clock = _cache()

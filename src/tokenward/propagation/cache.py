@@ -47,7 +47,9 @@ class GuardedCache(Generic[V]):
         self.misses = 0
         self._generation = 0
         self._entries: OrderedDict[str, V] = OrderedDict()
-        self._by_user: dict[str, set[str]] = {}
+        # Each user's cached digests: one string while there is one (most users hold a token
+        # or two, and an empty set alone costs 216 bytes), a set from the second on.
+        self._by_user: dict[str, str | set[str]] = {}
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
 
@@ -84,7 +86,7 @@ class GuardedCache(Generic[V]):
             principal = self._shared(principal)
             self._entries[digest] = principal
             self._entries.move_to_end(digest)
-            self._by_user.setdefault(self.owner_of(principal), set()).add(digest)
+            self._index(self.owner_of(principal), digest)
             while len(self._entries) > self.capacity:
                 self._forget(next(iter(self._entries)))
             return principal
@@ -164,20 +166,37 @@ class GuardedCache(Generic[V]):
         for digest in digests:
             self._forget(digest)
         if invalidates_user(event.type):
-            for digest in list(self._by_user.get(event.subject, ())):
+            for digest in self._owned(event.subject):
                 self._forget(digest)
             return True
         return bool(digests)
 
     def _forget(self, digest: str) -> None:
         value = self._entries.pop(digest, None)
-        if value is not None:
-            owner = self.owner_of(value)
-            owned = self._by_user.get(owner)
-            if owned is not None:
-                owned.discard(digest)
-                if not owned:
-                    del self._by_user[owner]
+        if value is None:
+            return
+        owner = self.owner_of(value)
+        held = self._by_user.get(owner)
+        if held == digest:
+            del self._by_user[owner]
+        elif isinstance(held, set):
+            held.discard(digest)
+            if len(held) == 1:
+                self._by_user[owner] = held.pop()
+
+    def _index(self, owner: str, digest: str) -> None:
+        held = self._by_user.get(owner)
+        if held is None:
+            self._by_user[owner] = digest
+        elif isinstance(held, set):
+            held.add(digest)
+        elif held != digest:
+            self._by_user[owner] = {held, digest}
+
+    def _owned(self, owner: str) -> tuple[str, ...]:
+        """The digests cached for ``owner`` (a copy: forgetting them changes the index)."""
+        held = self._by_user.get(owner, ())
+        return (held,) if isinstance(held, str) else tuple(held)
 
 
 class FreshCache(GuardedCache[Principal]):
@@ -196,8 +215,9 @@ class FreshCache(GuardedCache[Principal]):
         """Each store read makes new objects: an owner's record, read again for each of its
         tokens, and the same few scope sets. Cached entries share one of each instead
         (memory per cached token; the values are equal, so nothing a caller sees changes)."""
-        owned = self._by_user.get(value.user.id)
-        known = self._entries.get(next(iter(owned))) if owned else None
+        held = self._by_user.get(value.user.id)
+        one = held if held is None or isinstance(held, str) else next(iter(held))
+        known = None if one is None else self._entries.get(one)
         user = known.user if known is not None and known.user == value.user else value.user
         token = value.token
         if token is None:
