@@ -4,6 +4,7 @@ a flush a token, and at stop."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -112,3 +113,32 @@ def test_a_slice_that_fails_leaves_only_the_unwritten_uses_pending(
     assert calls == [2, 2, 2, 1]
     for token in made:  # nothing lost
         assert runtime.tokens.get(alice.id, token.record.id).last_used_at == clock.now()
+
+
+def test_uses_within_a_second_from_one_address_share_one_record(
+    runtime: Runtime, clock: FakeClock
+) -> None:
+    """A node serving thousands of tokens a second keeps one (time, address) for them: a last
+    use is exact to within a second, and every token's use is still written."""
+    alice = make_user(runtime)
+    first, second, third, fourth = (make_token(runtime, alice) for _ in range(4))
+    start = clock.now()
+    runtime.usage.seen(first.record.id, ("192.0.2.1", 1))
+    clock.advance(seconds=0.5)
+    runtime.usage.seen(second.record.id, ("192.0.2.1", 2))  # shares the first's
+    runtime.usage.seen(third.record.id, ("192.0.2.2", 1))  # another address: its own
+    clock.advance(seconds=0.5)
+    runtime.usage.seen(fourth.record.id, ("192.0.2.1", 3))  # a second on: its own
+    assert runtime.usage.flush() == 4
+    stored = {
+        t.record.id: (r.last_used_at, r.last_used_from)
+        for t in (first, second, third, fourth)
+        if (r := runtime.tokens.get(alice.id, t.record.id))
+    }
+    half = start + timedelta(seconds=0.5)
+    assert stored == {
+        first.record.id: (start, "192.0.2.1"),
+        second.record.id: (start, "192.0.2.1"),
+        third.record.id: (half, "192.0.2.2"),
+        fourth.record.id: (start + timedelta(seconds=1), "192.0.2.1"),
+    }

@@ -26,6 +26,9 @@ _IDLE = timedelta(minutes=10)  # written uses older than this leave memory
 # flush's transient objects (a parameter set per row) stay small. Made all at once they
 # fragmented the heap: RSS grew by their peak, about 1 KB per token used in the interval.
 BATCH = 500
+# Uses from one address within this long of each other share one record, the first's time: a
+# node serving thousands of tokens a second keeps one (time, address) for them, not one each.
+SHARED_FOR = timedelta(seconds=1)
 
 
 class LastUseRecorder:
@@ -37,14 +40,19 @@ class LastUseRecorder:
         self._latest: dict[str, tuple[datetime, str | None]] = {}
         self._written: dict[str, datetime] = {}
         self._flushing = threading.Lock()
+        self._shared: tuple[tuple[datetime, str | None], datetime] | None = None  # use, until
 
     def seen(self, token_id: str, client: tuple[str, int] | None) -> None:
-        """A request authenticated with ``token_id`` from ``client``: the hot path."""
+        """A request authenticated with ``token_id`` from ``client``: the hot path. The time
+        kept is this use's, or that of a use from the same address less than
+        :data:`SHARED_FOR` before it (so a last use is exact to within a second)."""
+        now = self.clock.now()
         # Interned: a few addresses make most requests, and each entry would keep a copy.
-        self._latest[token_id] = (
-            self.clock.now(),
-            None if client is None else sys.intern(client[0]),
-        )
+        ip = None if client is None else sys.intern(client[0])
+        shared = self._shared
+        if shared is None or shared[0][1] is not ip or not shared[0][0] <= now < shared[1]:
+            shared = self._shared = ((now, ip), now + SHARED_FOR)
+        self._latest[token_id] = shared[0]
 
     def overlay(self, record: TokenRecord) -> TokenRecord:
         """``record`` with this node's use of it, if newer than the stored one: what a person
