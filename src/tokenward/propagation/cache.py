@@ -193,6 +193,11 @@ class GuardedCache(Generic[V]):
         elif held != digest:
             self._by_user[owner] = {held, digest}
 
+    def _one_owned(self, owner: str) -> str | None:
+        """Any one digest cached for ``owner``, or None (no copy of the rest)."""
+        held = self._by_user.get(owner)
+        return held if held is None or isinstance(held, str) else next(iter(held))
+
     def _owned(self, owner: str) -> tuple[str, ...]:
         """The digests cached for ``owner`` (a copy: forgetting them changes the index)."""
         held = self._by_user.get(owner, ())
@@ -215,8 +220,7 @@ class FreshCache(GuardedCache[Principal]):
         """Each store read makes new objects: an owner's record, read again for each of its
         tokens, and the same few scope sets. Cached entries share one of each instead
         (memory per cached token; the values are equal, so nothing a caller sees changes)."""
-        held = self._by_user.get(value.user.id)
-        one = held if held is None or isinstance(held, str) else next(iter(held))
+        one = self._one_owned(value.user.id)
         known = None if one is None else self._entries.get(one)
         user = known.user if known is not None and known.user == value.user else value.user
         token = value.token
