@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,22 @@ from tokenward.settings import Settings
 from tokenward.store import migrate
 from tokenward.store.sql import SqlStore
 from tokenward.testing import FakeClock
+
+
+def _our_threads() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name.startswith("tokenward-")}
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_outlives_its_test() -> Iterator[None]:
+    """Every background thread a test starts (event stream, follower, flusher, notifier) is
+    stopped by its end: a leaked one would go on running through later tests."""
+    before = _our_threads()
+    yield
+    deadline = time.monotonic() + 2
+    while (left := _our_threads() - before) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not left, f"threads left running: {sorted(thread.name for thread in left)}"
 
 
 @pytest.fixture

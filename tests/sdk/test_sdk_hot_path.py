@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -167,13 +167,17 @@ def _call(
 
 
 @pytest.fixture
-def hot() -> tuple[TokenwardMiddleware, bytes]:
-    """The middleware and a header value it has verified once (so it is remembered)."""
+def hot() -> Iterator[tuple[TokenwardMiddleware, bytes]]:
+    """The middleware and a header value it has verified once (so it is remembered). Its
+    first request started the verifier's event thread, which the fixture stops."""
     verifier = _fed()
     _, header = _cached(verifier, _caller())
     app = TokenwardMiddleware(_echo, verifier)
-    assert _call(app, [(b"authorization", header)])[0] == 200
-    return app, header
+    try:
+        assert _call(app, [(b"authorization", header)])[0] == 200
+        yield app, header
+    finally:
+        verifier.stop()
 
 
 def test_the_hot_path_answers_with_the_caller_and_the_expiry_header(
@@ -224,10 +228,13 @@ def test_a_token_that_expires_while_remembered_gets_401_expired() -> None:
     verifier = _fed()
     _, header = _cached(verifier, _caller(expires_in=0.1))
     app = TokenwardMiddleware(_echo, verifier)
-    assert _call(app, [(b"authorization", header)])[0] == 200
-    assert _call(app, [(b"authorization", header)])[0] == 200  # remembered
-    time.sleep(0.11)
-    status, headers, _ = _call(app, [(b"authorization", header)])
+    try:
+        assert _call(app, [(b"authorization", header)])[0] == 200
+        assert _call(app, [(b"authorization", header)])[0] == 200  # remembered
+        time.sleep(0.11)
+        status, headers, _ = _call(app, [(b"authorization", header)])
+    finally:
+        verifier.stop()
     assert status == 401
     assert b"expired" in headers[b"www-authenticate"]
 

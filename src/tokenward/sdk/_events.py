@@ -47,25 +47,28 @@ class EventStream:
         self._stop = stop
 
     def follow(self) -> None:
-        """Read the stream, reconnecting after each loss, until stopped (a thread's target)."""
+        """Read the stream, reconnecting after each loss, until stopped (a thread's target).
+        One client serves every connection: building one reads the environment's proxies."""
+        timeout = httpx.Timeout(self.timeout, read=self.cache.max_staleness * 2)
         last_id: str | None = None
-        while not self._stop.is_set():
-            try:
-                last_id = self.read(last_id)
-            except (httpx.HTTPError, ValueError) as error:
-                log.warning("tokenward event stream lost (%s); reconnecting", type(error).__name__)
-            self._stop.wait(_RECONNECT_PAUSE)
+        with httpx.Client(timeout=timeout, transport=self._transport) as client:
+            while not self._stop.is_set():
+                try:
+                    last_id = self.read(client, last_id)
+                except (httpx.HTTPError, ValueError) as error:
+                    log.warning(
+                        "tokenward event stream lost (%s); reconnecting", type(error).__name__
+                    )
+                except Exception:  # a bug must not end the stream: the cache would stay cold
+                    log.exception("tokenward event stream failed; reconnecting")
+                self._stop.wait(_RECONNECT_PAUSE)
 
-    def read(self, last_id: str | None) -> str | None:
+    def read(self, client: httpx.Client, last_id: str | None) -> str | None:
         """One connection: apply what arrives; return the id to resume from after a drop."""
         headers = {"Authorization": f"Bearer {self._key}", "Accept": "text/event-stream"}
         if last_id is not None:
             headers["Last-Event-ID"] = last_id  # resume: every missed event is replayed
-        timeout = httpx.Timeout(self.timeout, read=self.cache.max_staleness * 2)
-        with (
-            httpx.Client(timeout=timeout, transport=self._transport) as client,
-            client.stream("GET", f"{self.url}/v1/events", headers=headers) as response,
-        ):
+        with client.stream("GET", f"{self.url}/v1/events", headers=headers) as response:
             if response.status_code != 200:
                 log.warning("tokenward event stream refused: %d", response.status_code)
                 return last_id
