@@ -59,3 +59,33 @@ def test_a_sync_only_transport_fails_async_verification_closed() -> None:
             asyncio.run(verifier.averify(token_format.generate(TokenKind.USER)))
     finally:
         verifier.stop()
+
+
+def test_an_unexpected_error_on_one_connection_does_not_end_the_event_stream(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A bug met while connecting (here a transport raising what httpx never raises) is
+    logged and the stream reconnects: a thread that ended would leave the cache cold for
+    good, every token introspected."""
+    opened: list[int] = []
+
+    def tokenward(request: httpx.Request) -> httpx.Response:
+        opened.append(1)
+        if len(opened) == 1:
+            raise KeyError("PYTEST_CURRENT_TEST")  # what a racing os.environ change raised
+        return httpx.Response(200, content=HEARTBEAT)
+
+    verifier = RemoteVerifier(
+        "http://tokenward.invalid", "twa_key", transport=httpx.MockTransport(tokenward)
+    )
+    try:
+        verifier.start()
+        deadline = time.monotonic() + 5
+        while not verifier.cache.is_fresh():
+            assert time.monotonic() < deadline, "the stream ended at the first error"
+            time.sleep(0.01)
+    finally:
+        verifier.stop()
+    assert len(opened) >= 2
+    failed = [r for r in caplog.records if "event stream failed" in r.getMessage()]
+    assert failed and "twa_key" not in caplog.text  # logged, and never the key
