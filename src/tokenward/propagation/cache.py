@@ -5,6 +5,11 @@ now") is younger than ``max_staleness``. Applying an event evicts what it invali
 carries the generation read before its store lookup: if any event was applied in between, the
 fill is dropped, so a verify that read a token just before its revocation cannot put it back
 after the revocation was applied (no resurrection).
+
+Entries are kept packed (:meth:`GuardedCache._pack`): the node's cache holds each verified
+token as a tuple of plain values, which the cycle collector stops tracking, and keeps the
+objects built from it only for the most recently used (a bounded hot set). A million objects
+the collector tracks cost it most of a second on each full pass; plain tuples cost it nothing.
 """
 
 from __future__ import annotations
@@ -15,20 +20,34 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from tokenward.domain.model import Event, Principal, invalidates_user
+from tokenward.domain.model import (
+    Event,
+    Principal,
+    TokenRecord,
+    UserRecord,
+    UserStatus,
+    invalidates_user,
+)
+from tokenward.domain.tokens import TokenKind
 
 __all__ = ["FreshCache", "GuardedCache"]
 
 V = TypeVar("V")
 _SCOPE_SETS = 1_000  # distinct scope sets shared; past that, each entry keeps its own
+# Principals kept built for the most recently used tokens: a hit on one returns the same object
+# each time, so what the hot path memoises for it (http.views.Renderings, as big) still holds.
+_HOT = 10_000
 
 
 class GuardedCache(Generic[V]):
     """The guarded cache over any value; ``owner_of`` names the user a value belongs to, so
     that a user event evicts all of that user's entries. Standard library only: the
-    resource-server SDK uses it too."""
+    resource-server SDK uses it too.
+
+    Values are kept as they are; a subclass may keep them packed (:meth:`_pack`) and hold
+    the ``hot`` most recently used unpacked."""
 
     def __init__(
         self,
@@ -36,6 +55,7 @@ class GuardedCache(Generic[V]):
         capacity: int,
         monotonic: Callable[[], float],
         owner_of: Callable[[V], str],
+        hot: int = 0,
     ) -> None:
         self.owner_of = owner_of
         self.max_staleness = max_staleness
@@ -46,7 +66,9 @@ class GuardedCache(Generic[V]):
         self.hits = 0
         self.misses = 0
         self._generation = 0
-        self._entries: OrderedDict[str, V] = OrderedDict()
+        self._entries: OrderedDict[str, Any] = OrderedDict()  # digest -> packed value
+        self._hot: OrderedDict[str, V] = OrderedDict()  # digest -> value, most recent last
+        self._hot_capacity = hot
         # Each user's cached digests: one string while there is one (most users hold a token
         # or two, and an empty set alone costs 216 bytes), a set from the second on.
         self._by_user: dict[str, str | set[str]] = {}
@@ -62,13 +84,18 @@ class GuardedCache(Generic[V]):
             if not self._fresh():
                 self.misses += count_miss
                 return None
-            principal = self._entries.get(digest)
-            if principal is None:
-                self.misses += count_miss
-                return None
+            value = self._hot.get(digest)
+            if value is None:
+                packed = self._entries.get(digest)
+                if packed is None:
+                    self.misses += count_miss
+                    return None
+                value = self._warm(digest, self._unpack(digest, packed))
+            else:
+                self._hot.move_to_end(digest)
             self._entries.move_to_end(digest)
             self.hits += 1
-            return principal
+            return value
 
     @property
     def generation(self) -> int:
@@ -77,22 +104,41 @@ class GuardedCache(Generic[V]):
 
     def fill(self, digest: str, principal: V, generation: int) -> V | None:
         """Cache a principal read from the store, unless an event was applied since
-        ``generation`` was read (it may have invalidated what the read saw). Returns the
-        value now cached (equal to ``principal``, sharing what other entries hold), or None
+        ``generation`` was read (it may have invalidated what the read saw). Returns
+        ``principal``, which hits return while it stays among the most recently used, or None
         if refused."""
         with self._lock:
             if generation != self._generation or not self._fresh():
                 return None
-            principal = self._shared(principal)
-            self._entries[digest] = principal
+            packed = self._pack(principal)
+            self._hot.pop(digest, None)  # a refill replaces what an older read built
+            self._entries[digest] = packed
             self._entries.move_to_end(digest)
-            self._index(self.owner_of(principal), digest)
+            self._index(self._owner(packed), digest)
             while len(self._entries) > self.capacity:
                 self._forget(next(iter(self._entries)))
-            return principal
+            return self._warm(digest, principal)
 
-    def _shared(self, value: V) -> V:
-        """``value``, or an equal one that shares what other entries already hold (memory)."""
+    # -- how values are kept ---------------------------------------------------------------
+
+    def _pack(self, value: V) -> Any:
+        """What the cache keeps for ``value``: here the value itself."""
+        return value
+
+    def _unpack(self, digest: str, packed: Any) -> V:
+        """The value ``packed`` (what :meth:`_pack` made of it) stands for."""
+        return packed  # type: ignore[no-any-return]
+
+    def _owner(self, packed: Any) -> str:
+        """The user a packed value belongs to."""
+        return self.owner_of(self._unpack("", packed))
+
+    def _warm(self, digest: str, value: V) -> V:
+        """Keep ``value`` built for ``digest`` among the most recently used; returns it."""
+        if self._hot_capacity:
+            self._hot[digest] = value
+            if len(self._hot) > self._hot_capacity:
+                self._hot.popitem(last=False)
         return value
 
     # -- the follower's side ---------------------------------------------------------------
@@ -141,6 +187,7 @@ class GuardedCache(Generic[V]):
             self.applied_seq = seq
             self._generation += 1
             self._entries.clear()
+            self._hot.clear()
             self._by_user.clear()
 
     def lag(self) -> float | None:
@@ -172,10 +219,11 @@ class GuardedCache(Generic[V]):
         return bool(digests)
 
     def _forget(self, digest: str) -> None:
-        value = self._entries.pop(digest, None)
-        if value is None:
+        packed = self._entries.pop(digest, None)
+        if packed is None:
             return
-        owner = self.owner_of(value)
+        self._hot.pop(digest, None)
+        owner = self._owner(packed)
         held = self._by_user.get(owner)
         if held == digest:
             del self._by_user[owner]
@@ -205,42 +253,81 @@ class GuardedCache(Generic[V]):
 
 
 class FreshCache(GuardedCache[Principal]):
-    """The node's cache of verified tokens."""
+    """The node's cache of verified tokens, each kept as a tuple of plain values: the owner's
+    values, then the token's (``_CORE``), then, only if any is set, a tuple of the rest (its
+    revocation and rotation). Its digest is the key and its owner's id the owner's, so neither
+    is kept twice. Enums are kept as their values: the tuple holds nothing the cycle collector
+    tracks."""
 
     def __init__(
         self,
         max_staleness: float,
         capacity: int = 100_000,
         monotonic: Callable[[], float] = time.monotonic,
+        hot: int = _HOT,
     ) -> None:
-        super().__init__(max_staleness, capacity, monotonic, _owner)
+        super().__init__(max_staleness, capacity, monotonic, _owner, hot)
         self._scope_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
 
-    def _shared(self, value: Principal) -> Principal:
+    def _pack(self, value: Principal) -> tuple[Any, ...]:
         """Each store read makes new objects: an owner's record, read again for each of its
-        tokens, and the same few scope sets. Cached entries share one of each instead
-        (memory per cached token; the values are equal, so nothing a caller sees changes)."""
+        tokens, and the same few scope sets. Packed entries share one of each instead (memory
+        per cached token; the values are equal, so nothing a caller sees changes)."""
+        token = value.token
+        if token is None or token.user_id != value.user.id:
+            raise ValueError("only a token's principal, with the token's owner, is cached")
+        owner = tuple(getattr(value.user, name) for name in _USER_FIELDS)
+        owner = (*owner[:_STATUS], value.user.status.value, *owner[_STATUS + 1 :])
         one = self._one_owned(value.user.id)
         known = None if one is None else self._entries.get(one)
-        user = known.user if known is not None and known.user == value.user else value.user
-        token = value.token
-        if token is None:
-            return dataclasses.replace(value, user=user)
-        shared = dataclasses.replace(
-            token,
-            user_id=user.id,
-            created_by=sys.intern(token.created_by),
-            scopes=self._scopes(token.scopes),
-            last_used_from=None
-            if token.last_used_from is None
-            else sys.intern(token.last_used_from),
+        if known is not None and known[0] == owner:
+            owner = known[0]
+        last_from = token.last_used_from
+        core = (
+            token.id,
+            token.kind.value,
+            sys.intern(token.created_by),
+            token.label,
+            self._scopes(token.scopes),
+            token.created_at,
+            token.expires_at,
+            token.hint,
+            token.last_used_at,
+            None if last_from is None else sys.intern(last_from),
         )
-        return dataclasses.replace(value, user=user, token=shared)
+        rest = tuple(getattr(token, name) for name in _REST)
+        return (owner, *core, rest) if any(field is not None for field in rest) else (owner, *core)
+
+    def _unpack(self, digest: str, packed: Any) -> Principal:
+        owner, *core = packed
+        rest = dict(zip(_REST, core.pop(), strict=True)) if len(core) > len(_CORE) else {}
+        fields = dict(zip(_CORE, core, strict=True))
+        fields["kind"] = TokenKind(fields["kind"])
+        user = UserRecord(**dict(zip(_USER_FIELDS, owner, strict=True)))
+        user = dataclasses.replace(user, status=UserStatus(user.status))
+        token = TokenRecord(user_id=user.id, digest=digest, **fields, **rest)
+        return Principal(user, token=token)
+
+    def _owner(self, packed: Any) -> str:
+        return str(packed[0][0])
 
     def _scopes(self, scopes: tuple[str, ...]) -> tuple[str, ...]:
         if len(self._scope_sets) >= _SCOPE_SETS:
             return scopes
         return self._scope_sets.setdefault(scopes, scopes)
+
+
+_USER_FIELDS = tuple(field.name for field in dataclasses.fields(UserRecord))
+_STATUS = _USER_FIELDS.index("status")
+_CORE = (  # the order of FreshCache._pack's tuple
+    "id", "kind", "created_by", "label", "scopes", "created_at", "expires_at", "hint",
+    "last_used_at", "last_used_from",
+)  # fmt: skip
+_REST = tuple(
+    field.name
+    for field in dataclasses.fields(TokenRecord)
+    if field.name not in {*_CORE, "user_id", "digest"}
+)
 
 
 def _owner(principal: Principal) -> str:

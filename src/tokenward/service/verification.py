@@ -86,9 +86,9 @@ class TokenVerifier:
         check_expiry(principal, self.clock.now())
         if token.rotated_from is None or self._started_grace(token):
             # Keyed by the record's own digest (equal, checked above): one string, not two.
-            # The caller gets the cached object: what the hot path renders for it now is what
-            # it renders on every hit, and the record just read is freed at once.
-            principal = self.cache.fill(token.digest, principal, generation) or principal
+            # Hits return this same object while it stays among the most recently used: what
+            # the hot path renders for it now is what it renders on every hit.
+            self.cache.fill(token.digest, principal, generation)
         return principal
 
     def _started_grace(self, successor: TokenRecord) -> bool:
