@@ -40,8 +40,8 @@ def _users() -> Iterator[tuple[object, ...]]:
         yield user_id(n), f"user{n}", "hash", n == 0, "active", NOW - timedelta(days=400)
 
 
-def _token(n: int, count: int) -> tuple[object, ...]:
-    created = NOW - timedelta(seconds=(count - n) * 60)
+def _token(n: int, count: int, apart: timedelta) -> tuple[object, ...]:
+    created = NOW - (count - n) * apart
     kind = "a" if n % 50 == 0 else "u"
     expires = created + timedelta(days=30) if n % 4 == 0 else None
     revoked = created + timedelta(hours=1) if n % 10 == 3 else None
@@ -60,11 +60,12 @@ def _event(n: int, count: int) -> tuple[object, ...]:
     return at, kind, f"user{n % USERS}", token_id(n), json.dumps({"n": n}), "success"
 
 
-def load(dsn: str, tokens: int, events: int) -> None:
-    """Add ``tokens`` tokens of 200 users and ``events`` events, then ANALYZE."""
+def load(dsn: str, tokens: int, events: int, apart: timedelta = timedelta(minutes=1)) -> None:
+    """Add ``tokens`` tokens of 200 users, made ``apart`` from each other up to :data:`NOW`,
+    and ``events`` events, then ANALYZE."""
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         _copy(cur, "users (id, username, password_hash, is_admin, status, created_at)", _users())
-        _copy(cur, f"tokens ({_TOKEN_COLUMNS})", (_token(n, tokens) for n in range(tokens)))
+        _copy(cur, f"tokens ({_TOKEN_COLUMNS})", (_token(n, tokens, apart) for n in range(tokens)))
         _copy(cur, f"events ({_EVENT_COLUMNS})", (_event(n, events) for n in range(events)))
         conn.commit()
         conn.autocommit = True

@@ -121,7 +121,7 @@ def test_listing_is_newest_first_and_pages_by_cursor(store: Store) -> None:
 def test_listing_filters_by_derived_status(store: Store) -> None:
     alice = _user()
     active = _token(alice)
-    expired = _token(alice, expires_at=NOW - timedelta(seconds=1))
+    expired = _token(alice, NOW - timedelta(days=1), expires_at=NOW - timedelta(seconds=1))
     revoked = _token(alice, revoked_at=NOW, revoked_by="test", revoke_reason="owner")
     forever = _token(alice, expires_at=None)
     _add(store, alice, active, expired, revoked, forever)
@@ -133,6 +133,46 @@ def test_listing_filters_by_derived_status(store: Store) -> None:
     assert by_status[TokenStatus.ACTIVE] == {active.id, forever.id}
     assert by_status[TokenStatus.EXPIRED] == {expired.id}
     assert by_status[TokenStatus.REVOKED] == {revoked.id}
+
+
+def test_expired_pages_hold_every_expired_token_newest_first_whatever_the_lifetimes(
+    store: Store,
+) -> None:
+    """Lifetimes from an hour to a year, so that the order of expiry is not the order of
+    creation: paged three at a time, the expired list is exactly the expired tokens, newest
+    first (the SQL stores read only the tokens that expired since a bound; see
+    ``store/sql/token_lists.py``)."""
+    alice = _user()
+    lifetimes = [timedelta(hours=1), timedelta(days=400), timedelta(days=3), timedelta(days=90)]
+    made = []
+    for n in range(40):
+        created = NOW - timedelta(days=7 * n)
+        made.append(_token(alice, created, expires_at=created + lifetimes[n % len(lifetimes)]))
+    _add(store, alice, *made)
+    newest_first = sorted(made, key=lambda t: t.created_at, reverse=True)
+    expected = [t.id for t in newest_first if t.status(NOW) is TokenStatus.EXPIRED]
+    assert 20 < len(expected) < 40
+    seen: list[str] = []
+    before = None
+    while True:
+        query = TokenQuery(None, NOW, TokenStatus.EXPIRED, before, limit=3)
+        with store.transaction() as tx:
+            page = tx.tokens.list(query)
+        seen += [t.id for t in page]
+        if len(page) < query.limit:
+            break
+        before = (page[-1].created_at, page[-1].id)
+    assert seen == expected
+
+
+def test_a_token_that_would_expire_before_it_was_made_is_refused(store: Store) -> None:
+    alice = _user()
+    _add(store, alice)
+    backwards = _token(alice, expires_at=NOW - timedelta(seconds=1))
+    with pytest.raises(ValueError, match="expire before it was made"):
+        _add(store, backwards)
+    with store.transaction() as tx:
+        assert tx.tokens.by_id(backwards.id) is None  # nothing stored
 
 
 def test_revocation_keeps_the_first_time_and_actor(store: Store) -> None:
@@ -187,7 +227,7 @@ def test_sessions_round_trip_and_end(store: Store) -> None:
 
 def test_users_list_by_name_with_active_token_counts(store: Store) -> None:
     bob, alice = _user("bob"), _user("alice")
-    expired = _token(alice, expires_at=NOW - timedelta(days=1))
+    expired = _token(alice, NOW - timedelta(days=2), expires_at=NOW - timedelta(days=1))
     _add(store, bob, alice, _token(alice), _token(alice), expired)
     with store.transaction() as tx:
         listed = [(u.username, n) for u, n in tx.users.list(NOW)]

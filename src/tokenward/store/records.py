@@ -7,7 +7,7 @@ import dataclasses
 from datetime import datetime
 from typing import Literal
 
-from tokenward.domain.model import TokenStatus
+from tokenward.domain.model import TokenRecord, TokenStatus
 from tokenward.domain.tokens import TokenKind
 
 __all__ = [
@@ -19,9 +19,18 @@ __all__ = [
     "Rotated",
     "TokenQuery",
     "WebhookRecord",
+    "check_new_token",
 ]
 
 Alarm = Literal["dead_use", "reuse"]  # the alarms whose reports are rate-limited per token
+
+
+def check_new_token(token: TokenRecord) -> None:
+    """What every store requires of a token it adds: an expiry, if any, not before its
+    creation (minting sets it in the future). The expired list relies on it to read only the
+    tokens that expired lately (``store/sql/token_lists.py``)."""
+    if token.expires_at is not None and token.expires_at < token.created_at:
+        raise ValueError(f"token {token.id} would expire before it was made")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -37,7 +37,8 @@ __all__ = [
 class TokenRepository(Protocol):
     def add(self, token: TokenRecord) -> None:
         """Insert a token; a digest already stored is a
-        :class:`~tokenward.domain.errors.Conflict`."""
+        :class:`~tokenward.domain.errors.Conflict`, an expiry before its creation a
+        ``ValueError`` (:func:`~tokenward.store.records.check_new_token`)."""
         ...
 
     def by_id(self, token_id: str) -> TokenRecord | None: ...

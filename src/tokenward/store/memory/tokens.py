@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from tokenward.domain.errors import Conflict
 from tokenward.domain.model import TokenRecord
 from tokenward.store.memory.state import State
-from tokenward.store.records import Alarm, Rotated, TokenQuery
+from tokenward.store.records import Alarm, Rotated, TokenQuery, check_new_token
 
 __all__ = ["MemoryTokens"]
 
@@ -21,6 +21,7 @@ class MemoryTokens:
         self.state = state
 
     def add(self, token: TokenRecord) -> None:
+        check_new_token(token)
         if any(t.digest == token.digest for t in self.state.tokens.values()):
             raise Conflict("digest already stored")
         self.state.tokens[token.id] = token

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tokenward.domain.model import TokenRecord
-from tokenward.store.records import Alarm, Rotated, TokenQuery
+from tokenward.store.records import Alarm, Rotated, TokenQuery, check_new_token
 from tokenward.store.sql.rows import as_values, token_record
 from tokenward.store.sql.token_lists import status_clause, token_list
 from tokenward.store.tables import tokens
@@ -26,6 +26,7 @@ class SqlTokens:
         self.conn = conn
 
     def add(self, token: TokenRecord) -> None:
+        check_new_token(token)
         values = as_values(token) | {"scopes": list(token.scopes), "kind": token.kind.value}
         self.conn.execute(tokens.insert().values(**values))
 
