@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import tracemalloc
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from tokenward.domain.model import Principal, TokenRecord, UserRecord, UserStatus
 from tokenward.domain.tokens import TokenKind
@@ -75,12 +75,22 @@ def test_a_packed_entry_equals_what_was_read() -> None:
     assert admin.token is not None
     admin = Principal(
         dataclasses.replace(admin.user, is_admin=True, email="a@example.test"),
-        token=dataclasses.replace(admin.token, kind=TokenKind.ADMIN, expires_at=NOW),
+        token=dataclasses.replace(
+            admin.token,
+            kind=TokenKind.ADMIN,
+            label="clé ✓ 🔑",  # kept as UTF-8
+            created_at=datetime(2025, 6, 1, 14, 0, 0, 1, tzinfo=timezone(timedelta(hours=2))),
+            expires_at=NOW + timedelta(microseconds=999_999),  # kept as microseconds
+        ),
     )
     read = [_read(0), _rotated(1), admin]
     for n, principal in enumerate(read):
         cache.fill(f"{n:064d}", principal, cache.generation)
-    assert [cache.get(f"{n:064d}") for n in range(3)] == read
+    got = [cache.get(f"{n:064d}") for n in range(3)]
+    assert got == read
+    assert got[2] is not None and got[2].token is not None
+    assert got[2].token.created_at.utcoffset() == timedelta(hours=2)  # its zone kept
+    assert got[2].token.expires_at is not None and got[2].token.expires_at.tzinfo is UTC
 
 
 def test_a_hit_on_a_hot_entry_returns_the_same_object_and_the_hot_set_is_bounded() -> None:

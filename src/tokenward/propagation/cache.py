@@ -20,6 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from tokenward.domain.model import (
@@ -257,7 +258,8 @@ class FreshCache(GuardedCache[Principal]):
     values, then the token's (``_CORE``), then, only if any is set, a tuple of the rest (its
     revocation and rotation). Its digest is the key and its owner's id the owner's, so neither
     is kept twice. Enums are kept as their values: the tuple holds nothing the cycle collector
-    tracks."""
+    tracks. Its times are kept as microseconds, its text past ASCII as UTF-8 (see
+    :func:`_compact_time`, :func:`_compact_text`)."""
 
     def __init__(
         self,
@@ -287,12 +289,12 @@ class FreshCache(GuardedCache[Principal]):
             token.id,
             token.kind.value,
             sys.intern(token.created_by),
-            token.label,
+            _compact_text(token.label),
             self._scopes(token.scopes),
-            token.created_at,
-            token.expires_at,
-            token.hint,
-            token.last_used_at,
+            _compact_time(token.created_at),
+            _compact_time(token.expires_at),
+            _compact_text(token.hint),
+            _compact_time(token.last_used_at),
             None if last_from is None else sys.intern(last_from),
         )
         rest = tuple(getattr(token, name) for name in _REST)
@@ -303,6 +305,10 @@ class FreshCache(GuardedCache[Principal]):
         rest = dict(zip(_REST, core.pop(), strict=True)) if len(core) > len(_CORE) else {}
         fields = dict(zip(_CORE, core, strict=True))
         fields["kind"] = TokenKind(fields["kind"])
+        for name in _TEXTS:
+            fields[name] = _text(fields[name])
+        for name in _TIMES:
+            fields[name] = _time(fields[name])
         user = UserRecord(**dict(zip(_USER_FIELDS, owner, strict=True)))
         user = dataclasses.replace(user, status=UserStatus(user.status))
         token = TokenRecord(user_id=user.id, digest=digest, **fields, **rest)
@@ -323,6 +329,8 @@ _CORE = (  # the order of FreshCache._pack's tuple
     "id", "kind", "created_by", "label", "scopes", "created_at", "expires_at", "hint",
     "last_used_at", "last_used_from",
 )  # fmt: skip
+_TEXTS = ("label", "hint")
+_TIMES = ("created_at", "expires_at", "last_used_at")
 _REST = tuple(
     field.name
     for field in dataclasses.fields(TokenRecord)
@@ -332,3 +340,29 @@ _REST = tuple(
 
 def _owner(principal: Principal) -> str:
     return principal.user.id
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _compact_time(moment: datetime | None) -> datetime | int | None:
+    """A UTC time as microseconds since the epoch: an int of 32 bytes, not a datetime of 48
+    (another zone's time is kept as it is, its zone with it)."""
+    if moment is None or moment.tzinfo is not UTC:
+        return moment
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _time(kept: datetime | int | None) -> datetime | None:
+    return _EPOCH + kept * _MICROSECOND if isinstance(kept, int) else kept
+
+
+def _compact_text(text: str) -> str | bytes:
+    """Text with a character past ASCII takes 2 or 4 bytes for each of its characters (a
+    hint's ``…`` doubles it): such text is kept as UTF-8 bytes instead."""
+    return text if text.isascii() else text.encode()
+
+
+def _text(kept: str | bytes) -> str:
+    return kept.decode() if isinstance(kept, bytes) else kept
