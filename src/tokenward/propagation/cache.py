@@ -309,8 +309,9 @@ class FreshCache(GuardedCache[Principal]):
             fields[name] = _text(fields[name])
         for name in _TIMES:
             fields[name] = _time(fields[name])
-        user = UserRecord(**dict(zip(_USER_FIELDS, owner, strict=True)))
-        user = dataclasses.replace(user, status=UserStatus(user.status))
+        values = dict(zip(_USER_FIELDS, owner, strict=True))
+        values["status"] = UserStatus(values["status"])
+        user = UserRecord(**values)
         token = TokenRecord(user_id=user.id, digest=digest, **fields, **rest)
         return Principal(user, token=token)
 
