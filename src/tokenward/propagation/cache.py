@@ -15,6 +15,7 @@ the collector tracks cost it most of a second on each full pass; plain tuples co
 from __future__ import annotations
 
 import dataclasses
+import enum
 import sys
 import threading
 import time
@@ -43,19 +44,19 @@ _HOT = 10_000
 
 
 class GuardedCache(Generic[V]):
-    """The guarded cache over any value; ``owner_of`` names the user a value belongs to, so
-    that a user event evicts all of that user's entries. Standard library only: the
+    """The guarded cache over any value; ``owner_of`` names the user of a kept value, so that
+    a user event evicts all of that user's entries. Standard library only: the
     resource-server SDK uses it too.
 
-    Values are kept as they are; a subclass may keep them packed (:meth:`_pack`) and hold
-    the ``hot`` most recently used unpacked."""
+    Values are kept as they are; a subclass may keep them packed (:meth:`_pack`), and then
+    ``owner_of`` reads the packed form, and the ``hot`` most recently used stay unpacked."""
 
     def __init__(
         self,
         max_staleness: float,
         capacity: int,
         monotonic: Callable[[], float],
-        owner_of: Callable[[V], str],
+        owner_of: Callable[[Any], str],
         hot: int = 0,
     ) -> None:
         self.owner_of = owner_of
@@ -112,10 +113,9 @@ class GuardedCache(Generic[V]):
             if generation != self._generation or not self._fresh():
                 return None
             packed = self._pack(principal)
-            self._hot.pop(digest, None)  # a refill replaces what an older read built
             self._entries[digest] = packed
             self._entries.move_to_end(digest)
-            self._index(self._owner(packed), digest)
+            self._index(self.owner_of(packed), digest)
             while len(self._entries) > self.capacity:
                 self._forget(next(iter(self._entries)))
             return self._warm(digest, principal)
@@ -130,14 +130,12 @@ class GuardedCache(Generic[V]):
         """The value ``packed`` (what :meth:`_pack` made of it) stands for."""
         return packed  # type: ignore[no-any-return]
 
-    def _owner(self, packed: Any) -> str:
-        """The user a packed value belongs to."""
-        return self.owner_of(self._unpack("", packed))
-
     def _warm(self, digest: str, value: V) -> V:
-        """Keep ``value`` built for ``digest`` among the most recently used; returns it."""
+        """Keep ``value`` built for ``digest`` among the most recently used (in place of
+        what an older read built); returns it."""
         if self._hot_capacity:
             self._hot[digest] = value
+            self._hot.move_to_end(digest)
             if len(self._hot) > self._hot_capacity:
                 self._hot.popitem(last=False)
         return value
@@ -224,7 +222,7 @@ class GuardedCache(Generic[V]):
         if packed is None:
             return
         self._hot.pop(digest, None)
-        owner = self._owner(packed)
+        owner = self.owner_of(packed)
         held = self._by_user.get(owner)
         if held == digest:
             del self._by_user[owner]
@@ -257,9 +255,8 @@ class FreshCache(GuardedCache[Principal]):
     """The node's cache of verified tokens, each kept as a tuple of plain values: the owner's
     values, then the token's (``_CORE``), then, only if any is set, a tuple of the rest (its
     revocation and rotation). Its digest is the key and its owner's id the owner's, so neither
-    is kept twice. Enums are kept as their values: the tuple holds nothing the cycle collector
-    tracks. Its times are kept as microseconds, its text past ASCII as UTF-8 (see
-    :func:`_compact_time`, :func:`_compact_text`)."""
+    is kept twice. Enums are kept as their values, times as microseconds and text past ASCII
+    as UTF-8: the tuple holds nothing the cycle collector tracks, and less memory."""
 
     def __init__(
         self,
@@ -268,7 +265,7 @@ class FreshCache(GuardedCache[Principal]):
         monotonic: Callable[[], float] = time.monotonic,
         hot: int = _HOT,
     ) -> None:
-        super().__init__(max_staleness, capacity, monotonic, _owner, hot)
+        super().__init__(max_staleness, capacity, monotonic, _packed_owner, hot)
         self._scope_sets: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def _pack(self, value: Principal) -> tuple[Any, ...]:
@@ -278,45 +275,25 @@ class FreshCache(GuardedCache[Principal]):
         token = value.token
         if token is None or token.user_id != value.user.id:
             raise ValueError("only a token's principal, with the token's owner, is cached")
-        owner = tuple(getattr(value.user, name) for name in _USER_FIELDS)
-        owner = (*owner[:_STATUS], value.user.status.value, *owner[_STATUS + 1 :])
+        owner = tuple(_plain(getattr(value.user, name)) for name in _USER_FIELDS)
         one = self._one_owned(value.user.id)
         known = None if one is None else self._entries.get(one)
         if known is not None and known[0] == owner:
             owner = known[0]
-        last_from = token.last_used_from
-        core = (
-            token.id,
-            token.kind.value,
-            sys.intern(token.created_by),
-            _compact_text(token.label),
-            self._scopes(token.scopes),
-            _compact_time(token.created_at),
-            _compact_time(token.expires_at),
-            _compact_text(token.hint),
-            _compact_time(token.last_used_at),
-            None if last_from is None else sys.intern(last_from),
-        )
+        core = [keep(getattr(token, name)) for name, keep, _ in _CORE]
+        core[_SCOPES] = self._scopes(token.scopes)
         rest = tuple(getattr(token, name) for name in _REST)
         return (owner, *core, rest) if any(field is not None for field in rest) else (owner, *core)
 
     def _unpack(self, digest: str, packed: Any) -> Principal:
         owner, *core = packed
         rest = dict(zip(_REST, core.pop(), strict=True)) if len(core) > len(_CORE) else {}
-        fields = dict(zip(_CORE, core, strict=True))
-        fields["kind"] = TokenKind(fields["kind"])
-        for name in _TEXTS:
-            fields[name] = _text(fields[name])
-        for name in _TIMES:
-            fields[name] = _time(fields[name])
+        fields = {name: read(kept) for (name, _, read), kept in zip(_CORE, core, strict=True)}
         values = dict(zip(_USER_FIELDS, owner, strict=True))
         values["status"] = UserStatus(values["status"])
         user = UserRecord(**values)
         token = TokenRecord(user_id=user.id, digest=digest, **fields, **rest)
         return Principal(user, token=token)
-
-    def _owner(self, packed: Any) -> str:
-        return str(packed[0][0])
 
     def _scopes(self, scopes: tuple[str, ...]) -> tuple[str, ...]:
         if len(self._scope_sets) >= _SCOPE_SETS:
@@ -324,23 +301,22 @@ class FreshCache(GuardedCache[Principal]):
         return self._scope_sets.setdefault(scopes, scopes)
 
 
-_USER_FIELDS = tuple(field.name for field in dataclasses.fields(UserRecord))
-_STATUS = _USER_FIELDS.index("status")
-_CORE = (  # the order of FreshCache._pack's tuple
-    "id", "kind", "created_by", "label", "scopes", "created_at", "expires_at", "hint",
-    "last_used_at", "last_used_from",
-)  # fmt: skip
-_TEXTS = ("label", "hint")
-_TIMES = ("created_at", "expires_at", "last_used_at")
-_REST = tuple(
-    field.name
-    for field in dataclasses.fields(TokenRecord)
-    if field.name not in {*_CORE, "user_id", "digest"}
-)
+def _packed_owner(packed: tuple[Any, ...]) -> str:
+    return str(packed[0][0])
 
 
-def _owner(principal: Principal) -> str:
-    return principal.user.id
+def _same(value: Any) -> Any:
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """An enum as its value (an enum member is an object the cycle collector tracks)."""
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _interned(text: str | None) -> str | None:
+    """One copy of text that many entries hold (who made a token, where it was last used)."""
+    return None if text is None else sys.intern(text)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -367,3 +343,26 @@ def _compact_text(text: str) -> str | bytes:
 
 def _text(kept: str | bytes) -> str:
     return kept.decode() if isinstance(kept, bytes) else kept
+
+
+_USER_FIELDS = tuple(field.name for field in dataclasses.fields(UserRecord))
+# The token's fields a packed entry keeps, in its order: each with how it is kept and how it is
+# read back. Scopes are shared by each cache (FreshCache._scopes).
+_CORE: tuple[tuple[str, Callable[[Any], Any], Callable[[Any], Any]], ...] = (
+    ("id", _same, _same),
+    ("kind", _plain, TokenKind),
+    ("created_by", _interned, _same),
+    ("label", _compact_text, _text),
+    ("scopes", _same, _same),
+    ("created_at", _compact_time, _time),
+    ("expires_at", _compact_time, _time),
+    ("hint", _compact_text, _text),
+    ("last_used_at", _compact_time, _time),
+    ("last_used_from", _interned, _same),
+)
+_SCOPES = [name for name, _, _ in _CORE].index("scopes")
+_REST = tuple(  # kept as they are, and only when one is set
+    field.name
+    for field in dataclasses.fields(TokenRecord)
+    if field.name not in {*(name for name, _, _ in _CORE), "user_id", "digest"}
+)
