@@ -195,10 +195,12 @@ def test_heartbeats_take_turns_so_no_tick_writes_to_every_stream(
     rounds: list[int] = []
     offer = broadcast.Broadcaster._offer
 
-    async def counted(self: Any, seq: int | None, chunk: bytes, to: Any = None) -> None:
+    async def counted(
+        self: Any, seq: int | None, chunk: bytes, patience: float, to: Any = None
+    ) -> None:
         to = list(self._subscribers if to is None else to)
         rounds.append(len(to))
-        await offer(self, seq, chunk, to)
+        await offer(self, seq, chunk, patience, to)
 
     monkeypatch.setattr(broadcast.Broadcaster, "_offer", counted)
 

@@ -31,6 +31,7 @@ from tokenward.http.draining import drain_on_sigterm
 from tokenward.http.edge import CrashGuard, Edge, self_endpoint_with
 from tokenward.http.forward_auth import ForwardAuth
 from tokenward.http.front import FrontDoor
+from tokenward.http.in_flight import InFlight
 from tokenward.http.metrics import MetricsEndpoint
 from tokenward.http.webhooks import router as webhooks_router
 from tokenward.propagation.feed import EventFeed
@@ -46,14 +47,19 @@ def create_app(runtime: Runtime) -> TokenwardApp:
     api = _management_api(runtime)
     authenticator = runtime.authenticator
     feed = EventFeed(runtime.cache, runtime.store, runtime.settings.max_staleness)
+    in_flight = InFlight()  # counted at the front door; the event streams' fan-out waits for it
     edge = Edge(
         api,
         {
             ("GET", "/v1/self"): self_endpoint_with(runtime.usage),
             ("POST", "/v1/introspect"): oauth.introspection(authenticator),
             ("POST", "/v1/revoke"): oauth.revocation(runtime.tokens, authenticator),
-            ("GET", "/v1/events"): events.EventStream(
-                feed, authenticator, runtime.settings.events_per_key, runtime.draining.is_set
+            ("GET", events.PATH): events.EventStream(
+                feed,
+                authenticator,
+                runtime.settings.events_per_key,
+                runtime.draining.is_set,
+                in_flight,
             ),
         },
         {path: oauth_error for path in oauth.PATHS},
@@ -68,7 +74,13 @@ def create_app(runtime: Runtime) -> TokenwardApp:
         forward_auth.PATH: ForwardAuth(app, authenticator),  # gateways: Authorization alone
         metrics.PATH: MetricsEndpoint(app, runtime),  # its own secret, not a credential
     }
-    front = FrontDoor(logged(app), runtime.settings, {p: logged(a) for p, a in own.items()})
+    front = FrontDoor(
+        logged(app),
+        runtime.settings,
+        {p: logged(a) for p, a in own.items()},
+        in_flight,
+        frozenset({events.PATH}),
+    )
     return TokenwardApp(front, api, runtime)
 
 

@@ -1,9 +1,13 @@
 """One reader of the event log per node, fanned out to every ``GET /v1/events`` subscriber.
 
 The broadcaster is woken when this node applies new events (the feed calls it from the
-thread that applied them) and reads ``SETTLE`` later, so the request that made the change
-answers before the fan-out takes the event loop; otherwise it looks every ``TICK``, for
-heartbeats.
+thread that applied them); otherwise it looks every ``TICK``, for heartbeats.
+
+Requests come first. Before a fan-out or a tick's heartbeats, and between its batches, the
+broadcaster waits until the node has no request in flight (:mod:`tokenward.http.in_flight`),
+for at most ``PATIENCE`` in all: the request that made the change answers before its fan-out
+takes the event loop, and a revocation that arrives during a fan-out is not served a batch at
+a time behind it. A node that is never idle delays each fan-out by ``PATIENCE``, no more.
 
 The broadcaster reads each new event from the log once, encodes it once, and appends the same
 bytes to every subscriber's pending buffer; each subscriber's own task sends what is pending in
@@ -11,10 +15,11 @@ one write. So a revocation costs one store read and N buffer appends, whatever N
 N readers polling the log and reading every event each.
 
 Heartbeats take turns: each subscriber has one of ``heartbeat / TICK`` turns, and every tick
-the streams whose turn has come get the tick's heartbeat (encoded once). Each stream still gets
-one every ``heartbeat``, but no tick writes to every stream at once: a revocation never waits
-behind a fan-out of heartbeats to thousands of streams (with 2,000 streams that took ~30 ms,
-every 250 ms).
+the streams whose turn has come get the tick's heartbeat (encoded once). Turns missed while the
+loop was held (by a fan-out, say) are made up ``CATCH_UP`` a tick, not all at once. Each stream
+still gets one every ``heartbeat`` (a few ticks late after a hold), but no tick writes to every
+stream at once: a revocation never waits behind a fan-out of heartbeats to thousands of streams
+(with 2,000 streams that took ~30 ms, every 250 ms).
 
 A subscriber that lets more than ``MAX_PENDING`` bytes pile up (it reads slower than events
 come) is dropped: it gets a last ``resume`` event and the stream ends, and it reconnects with
@@ -34,14 +39,16 @@ import orjson
 
 from tokenward.domain.errors import StoreUnavailable
 from tokenward.domain.model import Event
+from tokenward.http.in_flight import InFlight
 from tokenward.propagation.feed import EventFeed
 
 __all__ = ["Broadcaster", "Subscriber", "encode"]
 
 TICK = 0.01  # seconds between looks at the watermark and the clock, unless woken sooner
 MAX_PENDING = 256 * 1024  # bytes a subscriber may have waiting before it is dropped
-SETTLE = 0.003  # seconds between being woken and reading: the change's own request answers first
+PATIENCE = 0.01  # seconds a fan-out waits, in all, for the node's requests in flight to answer
 BATCH = 64  # subscribers offered a chunk before the rest of the node gets a turn
+CATCH_UP = 2  # heartbeat turns a tick offers at most: the current one and one missed
 
 Reader = Callable[[Callable[[int], list[Event]], int], Awaitable[list[Event]]]
 Payload = Callable[[Event], dict[str, Any] | None]
@@ -85,7 +92,8 @@ class Subscriber:
 
 
 class Broadcaster:
-    """The node's one follower of the log for its event streams; runs while any subscribes."""
+    """The node's one follower of the log for its event streams; runs while any subscribes.
+    ``in_flight`` counts the node's requests, which go before a fan-out."""
 
     def __init__(
         self,
@@ -94,8 +102,10 @@ class Broadcaster:
         payload: Payload,
         per_key: int,
         draining: Callable[[], bool],
+        in_flight: InFlight | None = None,
     ) -> None:
         self.feed = feed
+        self.in_flight = InFlight() if in_flight is None else in_flight
         self._draining = draining
         self._read = read
         self._payload = payload
@@ -148,15 +158,16 @@ class Broadcaster:
             while self._subscribers:
                 if self._draining():
                     self._end_every_stream()
-                if self.feed.applied_seq > self.cursor and await self._offer_new():
+                new = self.feed.applied_seq > self.cursor
+                if new and await self._offer_new():
                     continue
                 turn = self._turn_at(loop.time())
-                if turn > beaten and self._may_vouch():
-                    await self._offer_heartbeat(
-                        range(max(beaten + 1, turn - len(self._turns) + 1), turn + 1)
-                    )
-                    beaten = turn
-                await self._sleep(TICK)
+                first = max(beaten + 1, turn - len(self._turns) + 1)  # a whole round at most
+                due = range(first, min(first + CATCH_UP, turn + 1))
+                if due and self._may_vouch() and await self._offer_heartbeat(due):
+                    beaten = due[-1]
+                if new or self.feed.applied_seq <= self.cursor:  # else: events came meanwhile
+                    await self._sleep(TICK)
         finally:
             if self._poke is not None:
                 self.feed.unlisten(self._poke)
@@ -179,11 +190,13 @@ class Broadcaster:
 
     def _woken(self) -> None:
         if self._nap is not None:
-            asyncio.get_running_loop().call_later(SETTLE, _settle, self._nap)
+            _settle(self._nap)
 
     async def _offer_new(self) -> bool:
         """Reads the log after the cursor once and offers each event; whether any came. A log
         that cannot be read is tried again next tick; meanwhile no heartbeat vouches for it."""
+        patience = asyncio.get_running_loop().time() + PATIENCE
+        await self._make_way(patience)  # the change's own request answers first
         try:
             events = await self._read(self.feed.after, self.cursor)
         except StoreUnavailable:
@@ -194,7 +207,7 @@ class Broadcaster:
             self.cursor = max(self.cursor, event.seq or 0)
             data = self._payload(event)
             if data is not None:
-                await self._offer(event.seq, encode(event.seq, event.type, data))
+                await self._offer(event.seq, encode(event.seq, event.type, data), patience)
         return bool(events)
 
     def _may_vouch(self) -> bool:
@@ -202,11 +215,18 @@ class Broadcaster:
         and every event it applied has been offered."""
         return self.feed.is_fresh() and self.cursor >= self.feed.applied_seq
 
-    async def _offer_heartbeat(self, turns: range) -> None:
-        """One heartbeat, to the streams of ``turns`` (usually one; more if the loop was held)."""
+    async def _offer_heartbeat(self, turns: range) -> bool:
+        """One heartbeat, to the streams of ``turns`` (usually one; two while making up turns),
+        after the requests in flight; whether it went (not if events came meanwhile: they go
+        first, and the heartbeat after them)."""
+        patience = asyncio.get_running_loop().time() + PATIENCE
+        await self._make_way(patience)
+        if not self._may_vouch():
+            return False
         data = {"seq": self.cursor, "lag_ms": round(self.feed.lag() * 1000, 1)}
         due = [s for turn in turns for s in self._turns[turn % len(self._turns)]]
-        await self._offer(None, encode(None, "heartbeat", data), due)
+        await self._offer(None, encode(None, "heartbeat", data), patience, due)
+        return True
 
     def _end_every_stream(self) -> None:
         for subscriber in self._subscribers:
@@ -214,15 +234,28 @@ class Broadcaster:
             subscriber.wake.set()
 
     async def _offer(
-        self, seq: int | None, chunk: bytes, to: Iterable[Subscriber] | None = None
+        self,
+        seq: int | None,
+        chunk: bytes,
+        patience: float,
+        to: Iterable[Subscriber] | None = None,
     ) -> None:
         """``chunk`` to every subscriber (or those ``to``), a batch at a time: between batches
-        the node's other work runs (the revoking request's own answer, other requests), so a
-        fan-out to thousands of streams does not hold the node for the whole of its writes."""
+        the node's other work runs (requests in flight first, until ``patience``), so a fan-out
+        to thousands of streams does not hold the node for the whole of its writes."""
         for count, subscriber in enumerate(tuple(self._subscribers if to is None else to), 1):
             subscriber.offer(seq, chunk)
             if count % BATCH == 0:
-                await asyncio.sleep(0)
+                await self._make_way(patience)
+
+    async def _make_way(self, patience: float) -> None:
+        """Lets the node's other work run: the requests in flight until they have answered or
+        the loop's clock reaches ``patience``, then whatever else is ready."""
+        left = patience - asyncio.get_running_loop().time()
+        if self.in_flight.count and left > 0:
+            await self.in_flight.idle(left)
+        else:
+            await asyncio.sleep(0)
 
 
 def _settle(future: asyncio.Future[None]) -> None:

@@ -23,11 +23,14 @@ from tokenward.domain.model import Event, invalidates_user
 from tokenward.domain.scopes import INTROSPECT
 from tokenward.http.auth import principal_of
 from tokenward.http.broadcast import Broadcaster, Subscriber, encode
+from tokenward.http.in_flight import InFlight
 from tokenward.http.views import rfc3339
 from tokenward.propagation.feed import EventFeed
 from tokenward.service.authentication import Authenticator, require
 
-__all__ = ["EventStream", "sse_data"]
+__all__ = ["PATH", "EventStream", "sse_data"]
+
+PATH = "/v1/events"
 
 _HEADERS = [
     (b"content-type", b"text/event-stream"),
@@ -63,7 +66,7 @@ def sse_data(event: Event) -> dict[str, Any] | None:
 class EventStream:
     """``GET /v1/events`` over ``feed``, for callers holding scope ``introspect``; at most
     ``per_key`` streams at once for each credential (more: 429). One :class:`Broadcaster`
-    serves every stream of the node."""
+    serves every stream of the node; the requests counted in ``in_flight`` go before it."""
 
     def __init__(
         self,
@@ -71,9 +74,12 @@ class EventStream:
         authenticator: Authenticator,
         per_key: int,
         draining: Callable[[], bool] = lambda: False,
+        in_flight: InFlight | None = None,
     ) -> None:
         self.authenticator = authenticator
-        self.broadcaster = Broadcaster(feed, authenticator.in_thread, sse_data, per_key, draining)
+        self.broadcaster = Broadcaster(
+            feed, authenticator.in_thread, sse_data, per_key, draining, in_flight
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
