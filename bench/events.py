@@ -13,9 +13,14 @@ The client must not be what is measured: each stream is an asyncio protocol on u
 stamps the moment its bytes arrive (no task per stream and read), and the DELETEs go out from a
 process of their own, so they never wait for this process's lock on the interpreter.
 
+With ``--load N``, wrk (pinned to the client core) keeps N connections of ``GET /v1/self``
+going through both phases, alone and with the streams: a node that is rarely idle, where each
+fan-out waits its full patience for the requests in flight.
+
 Targets (issue 16): 2,000 subscribers get a revocation at p99 <= 100 ms, and the DELETE takes
 at most 2x its time with no subscribers.
-Run: ``.venv/bin/python bench/events.py [--subscribers 2000] [--rounds 20] [--backend sqlite]``.
+Run: ``.venv/bin/python bench/events.py [--subscribers 2000] [--rounds 50] [--backend sqlite]
+[--load 0]``.
 """
 
 from __future__ import annotations
@@ -23,19 +28,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
 import http.client
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvloop
 
 import _servers
+import _wrk
 from _fixture import create_minter, mint_tokens_with_ids
 from _postgres import DEFAULT_URL
 from _setup import fresh_database, tokenward_environment
@@ -61,16 +70,22 @@ def main(argv: list[str] | None = None) -> int:
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--postgres-url", default=DEFAULT_URL)
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--client-core", type=int, default=1)
+    parser.add_argument("--load", type=int, default=0, help="wrk connections on GET /v1/self")
     return parser.parse_args(argv)
 
 
 def _benchmark(options: argparse.Namespace, work: Path, url: str) -> dict[str, float]:
-    env = tokenward_environment(url, events_per_key=str(max(options.subscribers, 1)))
+    env = tokenward_environment(
+        url,
+        events_per_key=str(max(options.subscribers, 1)),
+        # uvicorn's cap on connections (2,048 by default) must leave room for the load's
+        max_concurrency=str(max(2048, options.subscribers + options.load + 64)),
+    )
     port = _servers.free_port()
     base = f"http://{_servers.HOST}:{port}"
     with _servers.running(
@@ -83,10 +98,46 @@ def _benchmark(options: argparse.Namespace, work: Path, url: str) -> dict[str, f
         minter = create_minter(env)
         tokens = mint_tokens_with_ids(base, minter, 2 * options.rounds)
         # One process of its own sends every DELETE, with and without the streams alike.
-        with concurrent.futures.ProcessPoolExecutor(1) as revoker:
+        with (
+            concurrent.futures.ProcessPoolExecutor(1) as revoker,
+            _load(options, base, minter, work) as load,
+        ):
             revoker.submit(_revoke_nothing).result()  # started before anything is timed
             streams = _with_streams(options, port, key, minter, server.pid, tokens, revoker)
-            return uvloop.run(streams)
+            figures = uvloop.run(streams)
+        figures.update(load)
+        return figures
+
+
+@contextlib.contextmanager
+def _load(
+    options: argparse.Namespace, base: str, token: str, work: Path
+) -> Iterator[dict[str, float]]:
+    """wrk on ``GET /v1/self`` for as long as the block runs (nothing with ``--load 0``); the
+    figures it reports, once the block is done."""
+    figures: dict[str, float] = {}
+    if not options.load:
+        yield figures
+        return
+    secrets = work / "load-token.txt"
+    secrets.write_text(token + "\n")
+    command = ["taskset", "-c", str(options.client_core), "wrk", "-t1", f"-c{options.load}"]
+    command += ["-d3600s", "--latency", "-s", str(Path(__file__).parent / "rotate_tokens.lua")]
+    command += [base, "--", str(secrets)]
+    wrk = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1)  # under way before anything is timed
+        yield figures
+    finally:
+        wrk.send_signal(signal.SIGINT)  # wrk stops and prints its report
+        report, _ = wrk.communicate(timeout=30)
+    result = _wrk.parse(report)
+    figures.update(
+        load_connections=options.load,
+        load_rps=result.rps,
+        load_p99_ms=result.p99_ms,
+        load_non_2xx=result.non_2xx,
+    )
 
 
 def _key(env: dict[str, str]) -> str:
@@ -259,6 +310,12 @@ def _report(figures: dict[str, float], options: argparse.Namespace) -> None:
         f"with the streams, {figures['delete_alone_max_ms']:.1f} ms with none\n"
         f"  server RSS per subscriber: {figures['rss_per_subscriber_kib']:.1f} KiB"
     )
+    if "load_rps" in figures:
+        print(
+            f"  under load: wrk -c{figures['load_connections']:.0f} GET /v1/self throughout, "
+            f"{figures['load_rps']:.0f} req/s, p99 {figures['load_p99_ms']:.1f} ms, "
+            f"{figures['load_non_2xx']:.0f} non-2xx"
+        )
     print(json.dumps({"events": figures}))
 
 
