@@ -236,8 +236,8 @@ def test_heartbeats_wait_for_the_request_in_flight_too(monkeypatch: pytest.Monke
 def test_heartbeat_turns_missed_while_the_loop_was_held_are_made_up_two_a_tick(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A hold of ten turns (a long fan-out, say) is not followed by one heartbeat to the
-    streams of all ten turns at once, which a request arriving then would wait behind; every
+    """A hold of six turns (a long fan-out, say) is not followed by one heartbeat to the
+    streams of all six turns at once, which a request arriving then would wait behind; every
     stream still gets its heartbeat about every ``heartbeat``."""
     rounds: list[int] = []
     offer = Broadcaster._offer
@@ -261,7 +261,7 @@ def test_heartbeat_turns_missed_while_the_loop_was_held_are_made_up_two_a_tick(
         while loop.time() < deadline:
             await asyncio.sleep(0.005)
             if not held and loop.time() > deadline - 0.9:
-                time.sleep(0.1)  # the loop is held: ten turns of 10 ms go by
+                time.sleep(0.06)  # the loop is held: six turns of 10 ms go by
                 held = True
             for subscriber, seen in beats.items():
                 if subscriber.pending:
@@ -271,7 +271,7 @@ def test_heartbeat_turns_missed_while_the_loop_was_held_are_made_up_two_a_tick(
         return beats
 
     beats = asyncio.run(scenario())
-    assert max(rounds) <= 2 * 4  # two turns of 100 streams / 25 turns, never ten
+    assert max(rounds) <= 2 * 4  # two turns of 100 streams / 25 turns, never six
     for seen in beats.values():
         assert len(seen) >= 3
         assert max(b - a for a, b in itertools.pairwise(seen)) < 0.5
