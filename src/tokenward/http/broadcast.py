@@ -16,10 +16,11 @@ N readers polling the log and reading every event each.
 
 Heartbeats take turns: each subscriber has one of ``heartbeat / TICK`` turns, and every tick
 the streams whose turn has come get the tick's heartbeat (encoded once). Turns missed while the
-loop was held (by a fan-out, say) are made up ``CATCH_UP`` a tick, not all at once. Each stream
-still gets one every ``heartbeat`` (a few ticks late after a hold), but no tick writes to every
-stream at once: a revocation never waits behind a fan-out of heartbeats to thousands of streams
-(with 2,000 streams that took ~30 ms, every 250 ms).
+loop was held (by a fan-out, say) are made up ``CATCH_UP`` a tick, oldest first, not all at
+once: the backlog shrinks by a turn a tick, so no beat is later than the hold itself made it.
+Each stream still gets one every ``heartbeat``, but no tick writes to every stream at once: a
+revocation never waits behind a fan-out of heartbeats to thousands of streams (with 2,000
+streams that took ~30 ms, every 250 ms).
 
 A subscriber that lets more than ``MAX_PENDING`` bytes pile up (it reads slower than events
 come) is dropped: it gets a last ``resume`` event and the stream ends, and it reconnects with
