@@ -187,11 +187,9 @@ async def _never_read(read: Any, after: int) -> list[Any]:
     raise AssertionError("a quiet node has nothing to read")
 
 
-def test_heartbeats_take_turns_so_no_tick_writes_to_every_stream(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Each stream gets a heartbeat every ``heartbeat``, but a tick offers it to the streams
-    whose turn it is, not to all: a revocation never waits behind thousands of them."""
+@pytest.fixture
+def offers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many streams each of the broadcaster's offers went to, in order."""
     rounds: list[int] = []
     offer = broadcast.Broadcaster._offer
 
@@ -203,27 +201,56 @@ def test_heartbeats_take_turns_so_no_tick_writes_to_every_stream(
         await offer(self, seq, chunk, patience, to)
 
     monkeypatch.setattr(broadcast.Broadcaster, "_offer", counted)
+    return rounds
 
-    async def scenario() -> dict[Subscriber, list[float]]:
+
+def _heartbeats(seconds: float, hold_after: float = 0.0, hold: float = 0.0) -> list[list[float]]:
+    """When each of 100 streams on a quiet node got its heartbeats over ``seconds``; with a
+    ``hold``, the event loop is held that long (as a long fan-out would) ``hold_after`` in."""
+
+    async def scenario() -> list[list[float]]:
         feed: Any = _QuietFeed()
         hub = broadcast.Broadcaster(feed, _never_read, lambda event: None, 1_000, lambda: False)
-        streams = [hub.subscribe("tok_key", 7) for _ in range(100)]
-        beats: dict[Subscriber, list[float]] = {s: [] for s in streams if s is not None}
+        streams = [s for s in (hub.subscribe("tok_key", 7) for _ in range(100)) if s is not None]
+        beats: dict[Subscriber, list[float]] = {s: [] for s in streams}
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + 0.8
-        while loop.time() < deadline:
+        start = loop.time()
+        held = not hold
+        while loop.time() < start + seconds:
             await asyncio.sleep(0.005)
+            if not held and loop.time() > start + hold_after:
+                time.sleep(hold)
+                held = True
             for subscriber, seen in beats.items():
                 if subscriber.pending:
                     seen += [loop.time()] * subscriber.take().count(b"event: heartbeat")
-        for subscriber in beats:
+        for subscriber in streams:
             hub.unsubscribe(subscriber)
-        return beats
+        return list(beats.values())
 
-    beats = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_heartbeats_take_turns_so_no_tick_writes_to_every_stream(offers: list[int]) -> None:
+    """Each stream gets a heartbeat every ``heartbeat``, but a tick offers it to the streams
+    whose turn it is, not to all: a revocation never waits behind thousands of them."""
+    beats = _heartbeats(0.8)
     assert len(beats) == 100
-    for seen in beats.values():  # every stream, about every quarter second
+    for seen in beats:  # every stream, about every quarter second
         assert len(seen) >= 2
         assert max(b - a for a, b in itertools.pairwise(seen)) < 0.5
-    assert statistics.median(rounds) <= 8  # a tick's turn: 100 streams / 25 turns
-    assert sum(rounds) >= 200
+    assert statistics.median(offers) <= 8  # a tick's turn: 100 streams / 25 turns
+    assert sum(offers) >= 200
+
+
+def test_heartbeat_turns_missed_while_the_loop_was_held_are_made_up_two_a_tick(
+    offers: list[int],
+) -> None:
+    """A hold of six turns (a long fan-out, say) is not followed by one heartbeat to the
+    streams of all six turns at once, which a request arriving then would wait behind; every
+    stream still gets its heartbeat about every ``heartbeat``."""
+    beats = _heartbeats(1.2, hold_after=0.3, hold=0.06)  # six turns of 10 ms go by
+    assert max(offers) <= 2 * 4  # two turns of 100 streams / 25 turns, never six
+    for seen in beats:
+        assert len(seen) >= 3
+        assert max(b - a for a, b in itertools.pairwise(seen)) < 0.5

@@ -40,7 +40,7 @@ import orjson
 
 from tokenward.domain.errors import StoreUnavailable
 from tokenward.domain.model import Event
-from tokenward.http.in_flight import InFlight
+from tokenward.http.in_flight import InFlight, settle
 from tokenward.propagation.feed import EventFeed
 
 __all__ = ["Broadcaster", "Subscriber", "encode"]
@@ -182,7 +182,7 @@ class Broadcaster:
         """``seconds``, or less if the node applies new events meanwhile."""
         loop = asyncio.get_running_loop()
         self._nap = nap = loop.create_future()
-        timer = loop.call_later(seconds, _settle, nap)
+        timer = loop.call_later(seconds, settle, nap)
         try:
             await nap
         finally:
@@ -191,7 +191,7 @@ class Broadcaster:
 
     def _woken(self) -> None:
         if self._nap is not None:
-            _settle(self._nap)
+            settle(self._nap)
 
     async def _offer_new(self) -> bool:
         """Reads the log after the cursor once and offers each event; whether any came. A log
@@ -257,11 +257,6 @@ class Broadcaster:
             await self.in_flight.idle(left)
         else:
             await asyncio.sleep(0)
-
-
-def _settle(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 def _poker(loop: asyncio.AbstractEventLoop, woken: Callable[[], None]) -> Callable[[], None]:

@@ -32,14 +32,14 @@ class FrontDoor:
         app: ASGIApp,
         settings: Settings,
         own: Mapping[str, ASGIApp],
-        in_flight: InFlight | None = None,
-        streams: frozenset[str] = frozenset(),
+        in_flight: InFlight,
+        streams: frozenset[str],
     ) -> None:
         self.app = app
         self.own = dict(own)
         self.proxies = TrustedProxies(settings.trusted_proxies)
         self.bodies = BodyCap(app, settings.max_body_bytes)
-        self.in_flight = InFlight() if in_flight is None else in_flight
+        self.in_flight = in_flight
         self.streams = streams
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-__all__ = ["InFlight"]
+__all__ = ["InFlight", "settle"]
 
 
 class InFlight:
@@ -27,7 +27,7 @@ class InFlight:
         self.count -= 1
         if not self.count and self._waiters:
             for waiter in self._waiters:
-                _settle(waiter)
+                settle(waiter)
             self._waiters.clear()
 
     async def idle(self, within: float) -> None:
@@ -38,7 +38,7 @@ class InFlight:
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
         self._waiters.append(waiter)
-        timer = loop.call_later(within, _settle, waiter)
+        timer = loop.call_later(within, settle, waiter)
         try:
             await waiter
         finally:
@@ -47,6 +47,7 @@ class InFlight:
                 self._waiters.remove(waiter)
 
 
-def _settle(future: asyncio.Future[None]) -> None:
+def settle(future: asyncio.Future[None]) -> None:
+    """Ends a wait on ``future`` (one that has ended already stays as it is)."""
     if not future.done():
         future.set_result(None)

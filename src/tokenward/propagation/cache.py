@@ -360,9 +360,10 @@ _CORE: tuple[tuple[str, Callable[[Any], Any], Callable[[Any], Any]], ...] = (
     ("last_used_at", _compact_time, _time),
     ("last_used_from", _interned, _same),
 )
-_SCOPES = [name for name, _, _ in _CORE].index("scopes")
+_CORE_NAMES = tuple(name for name, _, _ in _CORE)
+_SCOPES = _CORE_NAMES.index("scopes")
 _REST = tuple(  # kept as they are, and only when one is set
     field.name
     for field in dataclasses.fields(TokenRecord)
-    if field.name not in {*(name for name, _, _ in _CORE), "user_id", "digest"}
+    if field.name not in {*_CORE_NAMES, "user_id", "digest"}
 )
